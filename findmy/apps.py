@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FindMyConfig(AppConfig):
+    name = "findmy"
+    verbose_name = "FindMy"

@@ -1,0 +1,54 @@
+"""Shared fixtures: the four personas every page and endpoint is tested with."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from tests.factories import (
+    ClientFactory,
+    MembershipFactory,
+    ProductionRunFactory,
+    UserFactory,
+)
+from tracking.models import Membership
+
+
+@dataclass
+class World:
+    client_a: object
+    client_b: object
+    run_a: object
+    run_b: object
+    staff: object
+    a_admin: object
+    a_viewer: object
+    b_admin: object
+
+
+@pytest.fixture
+def world(db) -> World:
+    client_a = ClientFactory(name="Alpha Logistics")
+    client_b = ClientFactory(name="Bravo Retail")
+    staff = UserFactory(username="staff", is_staff=True, is_superuser=True)
+    a_admin = UserFactory(username="alice")
+    a_viewer = UserFactory(username="victor")
+    b_admin = UserFactory(username="bob")
+    MembershipFactory(user=a_admin, client=client_a, role=Membership.Role.ADMIN)
+    MembershipFactory(user=a_viewer, client=client_a, role=Membership.Role.VIEWER)
+    MembershipFactory(user=b_admin, client=client_b, role=Membership.Role.ADMIN)
+    return World(
+        client_a=client_a,
+        client_b=client_b,
+        run_a=ProductionRunFactory(client=client_a, name="Alpha spring run"),
+        run_b=ProductionRunFactory(client=client_b, name="Bravo summer run"),
+        staff=staff,
+        a_admin=a_admin,
+        a_viewer=a_viewer,
+        b_admin=b_admin,
+    )
+
+
+@pytest.fixture
+def persona(world):
+    """Look a persona up by name: persona("a_admin")."""
+    return lambda name: getattr(world, name)

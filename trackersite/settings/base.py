@@ -1,0 +1,198 @@
+"""Settings shared by every environment. Values come from the environment (django-environ).
+
+Development and test settings give safe defaults; production.py removes the defaults for
+secrets, so a missing secret stops the process instead of running with a guess.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A boolean from the environment; anything but a clear yes/no is an error, not False."""
+    raw = env.str(name, default=None)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no)")
+
+
+# A development-only default: never used in production (production.py has no default).
+DEV_SECRETS_ENCRYPTION_KEY = "ZGV2LW9ubHkta2V5LW5ldmVyLWluLXByb2R1Y3Rpb24="
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-secret-key-change-me")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Fernet key (urlsafe base64 of 32 bytes) for private keys and Apple sessions at rest.
+# SECRETS_ENCRYPTION_OLD_KEYS still decrypt; `manage.py rotate_encryption_key` moves
+# every secret to SECRETS_ENCRYPTION_KEY.
+SECRETS_ENCRYPTION_KEY = env.str("SECRETS_ENCRYPTION_KEY", default=DEV_SECRETS_ENCRYPTION_KEY)
+SECRETS_ENCRYPTION_OLD_KEYS = env.list("SECRETS_ENCRYPTION_OLD_KEYS", default=[])
+
+APP_VERSION = env.str("APP_VERSION", default="0.1.0")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "rest_framework_gis",
+    "drf_spectacular",
+    "django_celery_beat",
+    "leaflet",
+    "tracking",
+    "fleet",
+    "findmy",
+    "geofencing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "trackersite.urls"
+WSGI_APPLICATION = "trackersite.wsgi.application"
+ASGI_APPLICATION = "trackersite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default="postgis://postgres@127.0.0.1:5432/trackersite"),
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "portal:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))
+
+# --- Redis and Celery -------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- REST API ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=1)),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tracker platform API",
+    "VERSION": APP_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Maps -------------------------------------------------------------------------------
+LEAFLET_CONFIG = {
+    "DEFAULT_CENTER": (48.2, 16.37),
+    "DEFAULT_ZOOM": 5,
+    "MIN_ZOOM": 2,
+    "MAX_ZOOM": 18,
+    "RESET_VIEW": False,
+}
+
+# --- FindMy -----------------------------------------------------------------------------
+FINDMY_FETCH_URL = env.str(
+    "FINDMY_FETCH_URL", default="https://gateway.icloud.com/findmyservice/v2/fetch"
+)
+FINDMY_FETCH_PROTOCOL = env.str("FINDMY_FETCH_PROTOCOL", default="v2")  # v2 | legacy
+ANISETTE_URL = env.str("ANISETTE_URL", default="http://127.0.0.1:6969/")
+FINDMY_FETCH_INTERVAL_MINUTES = env.int("FINDMY_FETCH_INTERVAL_MINUTES", default=30)
+FINDMY_MAX_BACKOFF_HOURS = env.float("FINDMY_MAX_BACKOFF_HOURS", default=8.0)
+FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS = env.float("FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS", default=10.0)
+FINDMY_IDS_PER_REQUEST = env.int("FINDMY_IDS_PER_REQUEST", default=20)
+FINDMY_ENTRIES_PER_REQUEST = env.int("FINDMY_ENTRIES_PER_REQUEST", default=20)
+FINDMY_HTTP_TIMEOUT_SECONDS = env.float("FINDMY_HTTP_TIMEOUT_SECONDS", default=30.0)
+FINDMY_EMPTY_RESPONSE_RETRIES = env.int("FINDMY_EMPTY_RESPONSE_RETRIES", default=3)
+FINDMY_CLAIM_LEASE_SECONDS = env.int("FINDMY_CLAIM_LEASE_SECONDS", default=300)
+FINDMY_HISTORY_DAYS = 7
+
+# --- Geofencing -------------------------------------------------------------------------
+GEOFENCING_MAX_ACCURACY_M = env.float("GEOFENCING_MAX_ACCURACY_M", default=250.0)
+GEOFENCING_DEPARTURE_REPORTS = env.int("GEOFENCING_DEPARTURE_REPORTS", default=2)
+GEOCODER_PROVIDER = env.str("GEOCODER_PROVIDER", default="")  # "" (offline only) | nominatim
+GEOCODER_USER_AGENT = env.str("GEOCODER_USER_AGENT", default="trackersite")
+GEOCODER_MIN_INTERVAL_SECONDS = env.float("GEOCODER_MIN_INTERVAL_SECONDS", default=1.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# Debian 12 ships GDAL 3.6; the project never opens spatial files or URLs through GDAL
+# (geometries arrive as numbers), so the warning about GDAL's file and network access is moot.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]

@@ -1,0 +1,12 @@
+"""Tests: real PostGIS and Redis, fast password hashing, a test database of its own."""
+
+from .base import *  # noqa: F403
+from .base import DATABASES, env
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_trackersite")}
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Network calls in tests go only to servers the tests start on 127.0.0.1.
+FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS = 0.0
+FINDMY_HTTP_TIMEOUT_SECONDS = 5.0

@@ -1,0 +1,330 @@
+"""Tenancy and the core data: clients, brands, production runs, trackers and their reports."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.gis.db import models as gis_models
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class TenantQuerySet(models.QuerySet):
+    """The one scoping rule: staff see everything, members their clients' rows, others nothing.
+
+    Subclasses name the path from the row to its Client in `client_path`.
+    """
+
+    client_path = "client"
+
+    def visible_to(self, user) -> TenantQuerySet:
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_staff:
+            return self
+        client_ids = Membership.objects.filter(user=user).values("client_id")
+        return self.filter(**{f"{self.client_path}__in": client_ids})
+
+    def administered_by(self, user) -> TenantQuerySet:
+        """Rows the user may change: staff, or members with the ADMIN role."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_staff:
+            return self
+        client_ids = Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values(
+            "client_id"
+        )
+        return self.filter(**{f"{self.client_path}__in": client_ids})
+
+
+class Client(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class QuerySet(TenantQuerySet):
+        client_path = "pk"
+
+    objects = QuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "ADMIN", "Admin"
+        VIEWER = "VIEWER", "Viewer"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "client"], name="membership_user_client_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.client} ({self.role})"
+
+
+class Brand(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="brands")
+    name = models.CharField(max_length=200)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["client__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "name"], name="brand_client_name_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProductionRunQuerySet(TenantQuerySet):
+    client_path = "brand__client"
+
+    def live(self, at=None) -> ProductionRunQuerySet:
+        at = at or timezone.now()
+        return self.filter(starts_at__lte=at, ends_at__gte=at)
+
+
+class ProductionRun(models.Model):
+    class Phase(models.TextChoices):
+        UPCOMING = "UPCOMING", "Upcoming"
+        LIVE = "LIVE", "Live"
+        ENDED = "ENDED", "Ended"
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="production_runs")
+    name = models.CharField(max_length=200)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    objects = ProductionRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="production_run_ends_after_start",
+                violation_error_message="The end must come after the start.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def client(self) -> Client:
+        return self.brand.client
+
+    def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "The end must come after the start."})
+
+    def phase(self, at=None) -> str:
+        at = at or timezone.now()
+        if at < self.starts_at:
+            return self.Phase.UPCOMING
+        if at > self.ends_at:
+            return self.Phase.ENDED
+        return self.Phase.LIVE
+
+    def get_phase_display(self) -> str:
+        return self.Phase(self.phase()).label
+
+
+class KeyBatch(models.Model):
+    """A batch of key pairs generated together and sent to the manufacturer as one file."""
+
+    class State(models.TextChoices):
+        GENERATED = "GENERATED", "Generated"
+        EXPORTED = "EXPORTED", "Exported"
+
+    name = models.CharField(max_length=100, unique=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.GENERATED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "key batches"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TrackerQuerySet(TenantQuerySet):
+    client_path = "client"
+
+    def fetchable(self, at=None) -> TrackerQuerySet:
+        """ACTIVE trackers whose production run is live: the only ones worth asking Apple for."""
+        at = at or timezone.now()
+        return self.filter(
+            lifecycle_state=Tracker.Lifecycle.ACTIVE,
+            production_run__starts_at__lte=at,
+            production_run__ends_at__gte=at,
+        )
+
+
+class Tracker(models.Model):
+    class Lifecycle(models.TextChoices):
+        GENERATED = "GENERATED", "Generated"
+        EXPORTED = "EXPORTED", "Exported"
+        IN_STOCK = "IN_STOCK", "In stock"
+        ALLOCATED = "ALLOCATED", "Allocated"
+        ACTIVE = "ACTIVE", "Active"
+        RETIRED = "RETIRED", "Retired"
+
+    class Status(models.TextChoices):
+        UNKNOWN = "UNKNOWN", "Unknown"
+        IN_TRANSIT = "IN_TRANSIT", "In transit"
+        IN_STORAGE = "IN_STORAGE", "In storage"
+        DELIVERED = "DELIVERED", "Delivered"
+
+    mac_address = models.CharField(max_length=17, unique=True)
+    advertisement_key = models.BinaryField(max_length=28, unique=True)
+    hashed_advertisement_key = models.CharField(max_length=44, unique=True)
+    # Fernet token of the 28-byte private key; see tracking.encryption.
+    private_key_encrypted = models.BinaryField(editable=False)
+    key_batch = models.ForeignKey(
+        KeyBatch, on_delete=models.PROTECT, related_name="trackers", null=True, blank=True
+    )
+    lifecycle_state = models.CharField(
+        max_length=12, choices=Lifecycle.choices, default=Lifecycle.GENERATED, db_index=True
+    )
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="trackers", null=True, blank=True
+    )
+    production_run = models.ForeignKey(
+        ProductionRun, on_delete=models.PROTECT, related_name="trackers", null=True, blank=True
+    )
+    label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Latest position, from the newest observed_at (not the newest arrival).
+    last_report_at = models.DateTimeField(null=True, blank=True)
+    last_point = gis_models.PointField(geography=True, srid=4326, null=True, blank=True)
+    last_accuracy_m = models.FloatField(null=True, blank=True)
+    nearest_city = models.CharField(max_length=200, blank=True)
+    nearest_country_code = models.CharField(max_length=2, blank=True)
+
+    # Delivery status, kept by the status engine (geofencing).
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.UNKNOWN)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    # The status engine has seen every LocationReport with id <= this watermark.
+    status_watermark = models.BigIntegerField(default=0)
+
+    objects = TrackerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["mac_address"]
+        indexes = [models.Index(fields=["production_run", "lifecycle_state"])]
+
+    def __str__(self) -> str:
+        return self.mac_address
+
+
+class LocationReportQuerySet(TenantQuerySet):
+    client_path = "tracker__client"
+
+
+class LocationReport(models.Model):
+    """One decrypted report from the FindMy network. The big table: write it set-based."""
+
+    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="reports")
+    observed_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    point = gis_models.PointField(geography=True, srid=4326)
+    horizontal_accuracy = models.PositiveSmallIntegerField()
+    confidence = models.PositiveSmallIntegerField()
+    status_byte = models.PositiveSmallIntegerField()
+    payload_hash = models.BinaryField(max_length=32, unique=True)
+
+    objects = LocationReportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-observed_at"]
+        indexes = [
+            # "newest per tracker" and "one tracker in a time range"
+            models.Index(fields=["tracker", "-observed_at"], name="report_tracker_observed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tracker_id} @ {self.observed_at:%Y-%m-%d %H:%M}"
+
+
+class AuditEvent(models.Model):
+    """The audit trail: key generation, exports, receipts, allocations, account changes."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=60, db_index=True)
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    target = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target}"
+
+
+class RollupQuerySet(TenantQuerySet):
+    client_path = "tracker__client"
+
+
+class LocationRollup(models.Model):
+    """Reports summarised per tracker and bucket; history views read these for long ranges."""
+
+    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="+")
+    bucket = models.DateTimeField()  # start of the hour / day, UTC
+    report_count = models.PositiveIntegerField()
+    first_observed_at = models.DateTimeField()
+    last_observed_at = models.DateTimeField()
+    centroid = gis_models.PointField(geography=True, srid=4326)
+    best_accuracy_m = models.PositiveSmallIntegerField()
+
+    objects = RollupQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["tracker", "bucket"]
+
+    def __str__(self) -> str:
+        return f"{self.tracker_id} @ {self.bucket:%Y-%m-%d %H:00}: {self.report_count}"
+
+
+class HourlyRollup(LocationRollup):
+    class Meta(LocationRollup.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["tracker", "bucket"], name="hourly_rollup_uniq")
+        ]
+
+
+class DailyRollup(LocationRollup):
+    class Meta(LocationRollup.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["tracker", "bucket"], name="daily_rollup_uniq")
+        ]
