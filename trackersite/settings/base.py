@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "fleet",
     "findmy",
     "geofencing",
+    "trackersite",
 ]
 
 MIDDLEWARE = [
