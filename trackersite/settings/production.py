@@ -1,5 +1,7 @@
 """Production: every secret must come from the environment; `check --deploy` passes."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import env, env_bool
 
@@ -22,3 +24,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+for _name in ("SECRET_KEY", "SECRETS_ENCRYPTION_KEY"):
+    if not globals()[_name].strip():
+        raise ImproperlyConfigured(f"Set the environment variable {_name} (it is empty)")
