@@ -8,6 +8,7 @@ from tests.factories import (
     ClientFactory,
     MembershipFactory,
     ProductionRunFactory,
+    TrackerFactory,
     UserFactory,
 )
 from tracking.models import Membership
@@ -23,6 +24,8 @@ class World:
     a_admin: object
     a_viewer: object
     b_admin: object
+    tracker_a: object
+    tracker_b: object
 
 
 @pytest.fixture
@@ -36,15 +39,19 @@ def world(db) -> World:
     MembershipFactory(user=a_admin, client=client_a, role=Membership.Role.ADMIN)
     MembershipFactory(user=a_viewer, client=client_a, role=Membership.Role.VIEWER)
     MembershipFactory(user=b_admin, client=client_b, role=Membership.Role.ADMIN)
+    run_a = ProductionRunFactory(client=client_a, name="Alpha spring run")
+    run_b = ProductionRunFactory(client=client_b, name="Bravo summer run")
     return World(
         client_a=client_a,
         client_b=client_b,
-        run_a=ProductionRunFactory(client=client_a, name="Alpha spring run"),
-        run_b=ProductionRunFactory(client=client_b, name="Bravo summer run"),
+        run_a=run_a,
+        run_b=run_b,
         staff=staff,
         a_admin=a_admin,
         a_viewer=a_viewer,
         b_admin=b_admin,
+        tracker_a=TrackerFactory(production_run=run_a),
+        tracker_b=TrackerFactory(production_run=run_b),
     )
 
 

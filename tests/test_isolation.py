@@ -25,6 +25,20 @@ PAGES = [
     Page("dashboard", lambda w: reverse("portal:dashboard"), owner=None),
     Page("run A", lambda w: reverse("portal:run-detail", args=[w.run_a.pk]), owner="a"),
     Page("run B", lambda w: reverse("portal:run-detail", args=[w.run_b.pk]), owner="b"),
+    Page("api runs", lambda w: reverse("api:production-run-list"), owner=None, api=True),
+    Page(
+        "api run A",
+        lambda w: reverse("api:production-run-detail", args=[w.run_a.pk]),
+        owner="a",
+        api=True,
+    ),
+    Page("api trackers", lambda w: reverse("api:tracker-list"), owner=None, api=True),
+    Page(
+        "api tracker B",
+        lambda w: reverse("api:tracker-detail", args=[w.tracker_b.pk]),
+        owner="b",
+        api=True,
+    ),
 ]
 
 PERSONAS = {"staff": None, "a_admin": "a", "a_viewer": "a", "b_admin": "b"}
