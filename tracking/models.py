@@ -180,6 +180,15 @@ class TrackerQuerySet(TenantQuerySet):
             production_run__ends_at__gte=at,
         )
 
+    def transition(self, target: str, **changes) -> int:
+        """Move these trackers to `target` in one UPDATE, only from its legal source states.
+
+        Returns the number of rows moved; a caller that expected more has met a tracker in
+        the wrong state (or a concurrent change) and must roll back.
+        """
+        sources = Tracker.TRANSITIONS[target]
+        return self.filter(lifecycle_state__in=sources).update(lifecycle_state=target, **changes)
+
 
 class Tracker(models.Model):
     class Lifecycle(models.TextChoices):
@@ -190,11 +199,31 @@ class Tracker(models.Model):
         ACTIVE = "ACTIVE", "Active"
         RETIRED = "RETIRED", "Retired"
 
+    # The only legal lifecycle moves: target state -> the states a tracker may come from.
+    # ACTIVE -> ACTIVE is a move to a new production run once the old one has ended;
+    # ALLOCATED -> IN_STOCK is a cancelled order. TrackerQuerySet.transition enforces it.
+    TRANSITIONS = {
+        Lifecycle.EXPORTED: (Lifecycle.GENERATED,),
+        Lifecycle.IN_STOCK: (Lifecycle.EXPORTED, Lifecycle.ALLOCATED),
+        Lifecycle.ALLOCATED: (Lifecycle.IN_STOCK,),
+        Lifecycle.ACTIVE: (Lifecycle.ALLOCATED, Lifecycle.ACTIVE),
+        Lifecycle.RETIRED: (
+            Lifecycle.GENERATED,
+            Lifecycle.EXPORTED,
+            Lifecycle.IN_STOCK,
+            Lifecycle.ALLOCATED,
+            Lifecycle.ACTIVE,
+        ),
+    }
+
     class Status(models.TextChoices):
         UNKNOWN = "UNKNOWN", "Unknown"
         IN_TRANSIT = "IN_TRANSIT", "In transit"
         IN_STORAGE = "IN_STORAGE", "In storage"
         DELIVERED = "DELIVERED", "Delivered"
+
+    # Fields holding Fernet tokens; `manage.py rotate_encryption_key` re-encrypts them.
+    encrypted_fields = ("private_key_encrypted",)
 
     mac_address = models.CharField(max_length=17, unique=True)
     advertisement_key = models.BinaryField(max_length=28, unique=True)
