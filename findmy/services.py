@@ -1,0 +1,299 @@
+"""Writes of the findmy app: Apple accounts and the fetch round. Keyword-only and atomic."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tracking.models import AuditEvent, Tracker
+
+from . import client, queue
+from .errors import AccountBackoff, AccountNeedsLogin, FetchError
+from .ingest import IngestTarget, ingest_payloads, load_tracker_key
+from .models import AccountSession, AppleAccount, FetchRun
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidSession(ValueError):
+    """The session file or form is not something a fetch could authenticate with."""
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+def parse_session_json(raw: bytes | str | dict) -> AccountSession:
+    """A FindMy.py `to_json()` session, or a flat {dsid, search_party_token, anisette_url}."""
+    try:
+        data = raw if isinstance(raw, dict) else json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidSession(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidSession("the session must be a JSON object")
+    if "login" in data or data.get("type") == "account":
+        login_data = (data.get("login") or {}).get("data") or {}
+        dsid = login_data.get("dsid")
+        tokens = (login_data.get("mobileme_data") or {}).get("tokens") or {}
+        token = tokens.get("searchPartyToken")
+        anisette = data.get("anisette") or {}
+        anisette_url = anisette.get("url", "") if isinstance(anisette, dict) else ""
+    else:
+        dsid = data.get("dsid")
+        token = data.get("search_party_token") or data.get("searchPartyToken")
+        anisette_url = data.get("anisette_url", "")
+    if not dsid or not token:
+        raise InvalidSession("the session has no dsid or no searchPartyToken (not logged in?)")
+    return AccountSession(
+        dsid=str(dsid), search_party_token=str(token), anisette_url=str(anisette_url or "")
+    )
+
+
+def _audit(action: str, account: AppleAccount, user=None, **details) -> None:
+    AuditEvent.objects.create(
+        action=action, actor=user, target=f"apple-account:{account.name}", details=details
+    )
+
+
+@transaction.atomic
+def account_save_session(
+    *, name: str, session: AccountSession, user=None, source: str = "manual"
+) -> AppleAccount:
+    """Create the account or give it a new session; a new session clears NEEDS_LOGIN."""
+    if not name.strip():
+        raise InvalidSession("the account needs a name")
+    if not session.dsid.strip() or not session.search_party_token.strip():
+        raise InvalidSession("dsid and search-party token are both required")
+    account = AppleAccount.objects.select_for_update().filter(name=name).first()
+    created = account is None
+    if created:
+        account = AppleAccount(name=name)
+    account.set_session(session)
+    account.health = AppleAccount.Health.OK
+    account.backoff_until = None
+    account.consecutive_errors = 0
+    account.save()
+    _audit(
+        "findmy.account_created" if created else "findmy.account_session_replaced",
+        account,
+        user,
+        source=source,
+        anisette_url=session.anisette_url,
+    )
+    return account
+
+
+def account_import_session(*, name: str, session_json: bytes | str | dict, user=None):
+    return account_save_session(
+        name=name, session=parse_session_json(session_json), user=user, source="import"
+    )
+
+
+@transaction.atomic
+def account_reset_health(*, account: AppleAccount, user=None) -> AppleAccount:
+    """Staff say the account may be tried again now (after Apple's outage, say)."""
+    account = AppleAccount.objects.select_for_update().get(pk=account.pk)
+    before = account.health
+    account.health = AppleAccount.Health.OK
+    account.backoff_until = None
+    account.consecutive_errors = 0
+    account.next_request_at = timezone.now()
+    account.save()
+    _audit("findmy.account_reset", account, user, health_before=before)
+    return account
+
+
+@transaction.atomic
+def account_set_enabled(*, account: AppleAccount, enabled: bool, user=None) -> AppleAccount:
+    account = AppleAccount.objects.select_for_update().get(pk=account.pk)
+    account.is_enabled = enabled
+    account.save(update_fields=["is_enabled", "updated_at"])
+    _audit("findmy.account_enabled" if enabled else "findmy.account_disabled", account, user)
+    return account
+
+
+@transaction.atomic
+def account_record_success(*, account_id: int, reports: int, now: datetime) -> None:
+    account = AppleAccount.objects.select_for_update().get(pk=account_id)
+    before = account.health
+    account.health = AppleAccount.Health.OK
+    account.consecutive_errors = 0
+    account.backoff_until = None
+    account.last_success_at = now
+    account.reports_total += reports
+    account.save()
+    if before != account.health:
+        _audit("findmy.account_recovered", account, health_before=before)
+
+
+@transaction.atomic
+def account_record_error(*, account_id: int, error: FetchError, now: datetime) -> None:
+    """401 needs a new login; everything else rests the account, longer each time."""
+    account = AppleAccount.objects.select_for_update().get(pk=account_id)
+    before = account.health
+    account.errors_total += 1
+    account.consecutive_errors += 1
+    account.last_error = f"{error.kind}: {error}"[:2000]
+    account.last_error_at = now
+    if isinstance(error, AccountNeedsLogin):
+        account.health = AppleAccount.Health.NEEDS_LOGIN
+    else:
+        delay = min(
+            settings.FINDMY_ACCOUNT_BACKOFF_BASE_SECONDS * 2 ** (account.consecutive_errors - 1),
+            settings.FINDMY_ACCOUNT_MAX_BACKOFF_SECONDS,
+        )
+        if isinstance(error, AccountBackoff) and error.retry_after:
+            delay = max(delay, min(error.retry_after, settings.FINDMY_ACCOUNT_MAX_BACKOFF_SECONDS))
+        account.health = AppleAccount.Health.BACKING_OFF
+        account.backoff_until = now + timedelta(seconds=delay)
+    account.save()
+    if before != account.health:
+        _audit(
+            "findmy.account_health_changed",
+            account,
+            health_before=before,
+            health=account.health,
+            error=account.last_error[:200],
+        )
+
+
+# --- fetching ---------------------------------------------------------------------------
+
+
+@dataclass
+class RoundSummary:
+    requests: int = 0
+    errors: int = 0
+    trackers: int = 0
+    reports_new: int = 0
+    fetch_run_ids: list[int] = field(default_factory=list)
+    stopped_because: str = ""
+
+
+def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -> FetchRun:
+    """One request for the claimed trackers with one account, and everything that follows."""
+    now = timezone.now()
+    account = AppleAccount.objects.get(pk=account_id)
+    protocol = settings.FINDMY_FETCH_PROTOCOL
+    queries = []
+    for claim in claims:
+        start, end = claim.window(now)
+        queries.append(client.KeyQuery(claim.hashed_key, start, end))
+    run = FetchRun(account=account, started_at=now, protocol=protocol, ids_requested=len(claims))
+    started = time.perf_counter()
+    try:
+        answer = client.fetch_reports(session=account.session, queries=queries, protocol=protocol)
+    except FetchError as exc:
+        run.duration_ms = int((time.perf_counter() - started) * 1000)
+        run.error_kind, run.error = exc.kind, str(exc)[:2000]
+        logger.warning("fetch with account %s failed: %s: %s", account.name, exc.kind, exc)
+        with transaction.atomic():
+            account_record_error(account_id=account_id, error=exc, now=timezone.now())
+            queue.release_trackers(tracker_ids=[c.tracker_id for c in claims], worker=worker)
+            run.save()
+        return run
+
+    batches = []
+    for claim in claims:
+        target = IngestTarget(
+            tracker_id=claim.tracker_id,
+            key=load_tracker_key(claim.private_key_encrypted),
+            window_start=claim.run_starts_at,
+            window_end=claim.run_ends_at,
+        )
+        batches.append((target, answer.payloads.get(claim.hashed_key, [])))
+    with transaction.atomic():
+        result = ingest_payloads(batches=batches, received_at=timezone.now())
+        queue.record_answered(
+            tracker_ids=[c.tracker_id for c in claims if c.hashed_key in answer.answered_ids],
+            valid_by_tracker=result.valid_by_tracker,
+            new_by_tracker=result.new_by_tracker,
+            now=now,
+        )
+        account_record_success(account_id=account_id, reports=result.new, now=timezone.now())
+        run.ids_answered = sum(1 for c in claims if answer.payloads.get(c.hashed_key))
+        run.reports_returned = result.returned + answer.undecodable
+        run.reports_new = result.new
+        run.reports_duplicate = result.duplicate
+        run.reports_undecryptable = result.undecryptable + answer.undecodable
+        run.reports_out_of_window = result.out_of_window
+        run.duration_ms = int((time.perf_counter() - started) * 1000)
+        run.save()
+    return run
+
+
+def fetch_due(
+    *,
+    tracker_macs: Sequence[str] | None = None,
+    max_requests: int | None = None,
+    round_seconds: float | None = None,
+    progress: Callable[[str], None] | None = None,
+    worker: str | None = None,
+) -> RoundSummary:
+    """Fetch reports for due trackers until none is due, no account is ready in time, or the
+    round's request/time budget is spent. Safe to run in several workers at once."""
+    worker = worker or queue.worker_name()
+    max_requests = max_requests or settings.FINDMY_MAX_REQUESTS_PER_ROUND
+    budget = settings.FINDMY_ROUND_SECONDS if round_seconds is None else round_seconds
+    deadline = time.monotonic() + budget
+    say = progress or (lambda message: None)
+    summary = RoundSummary()
+    tracker_ids = None
+    if tracker_macs is not None:
+        tracker_ids = list(
+            Tracker.objects.filter(mac_address__in=[m.upper() for m in tracker_macs]).values_list(
+                "pk", flat=True
+            )
+        )
+    queue.ensure_fetch_states(now=timezone.now())
+    while summary.requests < max_requests:
+        claims = queue.claim_trackers(
+            limit=settings.FINDMY_IDS_PER_REQUEST,
+            now=timezone.now(),
+            worker=worker,
+            tracker_ids=tracker_ids,
+        )
+        if not claims:
+            summary.stopped_because = "nothing due"
+            break
+        account_id = queue.claim_account(now=timezone.now())
+        if account_id is None:
+            queue.release_trackers(tracker_ids=[c.tracker_id for c in claims], worker=worker)
+            ready_at = queue.next_account_ready_at()
+            wait = None if ready_at is None else (ready_at - timezone.now()).total_seconds()
+            if wait is None or time.monotonic() + max(wait, 0) > deadline:
+                summary.stopped_because = "no account ready"
+                break
+            time.sleep(max(wait, 0) + 0.01)
+            continue
+        run = fetch_once(account_id=account_id, claims=claims, worker=worker)
+        summary.requests += 1
+        summary.trackers += len(claims)
+        summary.reports_new += run.reports_new
+        summary.fetch_run_ids.append(run.pk)
+        if run.error_kind:
+            summary.errors += 1
+        say(
+            f"{len(claims)} trackers: {run.reports_returned} returned, {run.reports_new} new, "
+            f"{run.reports_duplicate} duplicate, {run.reports_undecryptable} undecryptable"
+            + (f", error {run.error_kind}: {run.error}" if run.error_kind else "")
+        )
+        if tracker_ids is not None and not run.error_kind:
+            # A manual fetch of named trackers: each is fetched once.
+            tracker_ids = [t for t in tracker_ids if t not in {c.tracker_id for c in claims}]
+            if not tracker_ids:
+                summary.stopped_because = "done"
+                break
+        if time.monotonic() > deadline:
+            summary.stopped_because = "time budget spent"
+            break
+    else:
+        summary.stopped_because = "request budget spent"
+    return summary

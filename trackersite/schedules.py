@@ -1,0 +1,25 @@
+"""Periodic tasks, declared in code and installed with `manage.py install_schedules`.
+
+Installing creates what is missing and never changes or deletes a row staff have edited in
+admin (django-celery-beat's Periodic tasks). Append new entries to SCHEDULES.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str  # unique; the PeriodicTask is found again by this name
+    task: str  # the Celery task name
+    every_seconds: int
+    description: str = ""
+
+
+SCHEDULES: list[Schedule] = [
+    Schedule(
+        name="findmy: fetch due trackers",
+        task="findmy.tasks.fetch_due",
+        every_seconds=60,
+        description="Ask Apple for reports of due trackers in live production runs.",
+    ),
+]
