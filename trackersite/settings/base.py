@@ -178,6 +178,13 @@ FINDMY_HTTP_TIMEOUT_SECONDS = env.float("FINDMY_HTTP_TIMEOUT_SECONDS", default=3
 FINDMY_EMPTY_RESPONSE_RETRIES = env.int("FINDMY_EMPTY_RESPONSE_RETRIES", default=3)
 FINDMY_CLAIM_LEASE_SECONDS = env.int("FINDMY_CLAIM_LEASE_SECONDS", default=300)
 FINDMY_HISTORY_DAYS = 7
+# An account that failed waits base * 2**(consecutive errors - 1) seconds, at most the max.
+FINDMY_ACCOUNT_BACKOFF_BASE_SECONDS = env.float("FINDMY_ACCOUNT_BACKOFF_BASE_SECONDS", default=60.0)
+FINDMY_ACCOUNT_MAX_BACKOFF_SECONDS = env.float("FINDMY_ACCOUNT_MAX_BACKOFF_SECONDS", default=3600.0)
+FINDMY_ANISETTE_CACHE_SECONDS = env.float("FINDMY_ANISETTE_CACHE_SECONDS", default=30.0)
+# One fetch_due round stops after this many requests or seconds (beat starts one a minute).
+FINDMY_MAX_REQUESTS_PER_ROUND = env.int("FINDMY_MAX_REQUESTS_PER_ROUND", default=100)
+FINDMY_ROUND_SECONDS = env.float("FINDMY_ROUND_SECONDS", default=50.0)
 
 # --- Geofencing -------------------------------------------------------------------------
 GEOFENCING_MAX_ACCURACY_M = env.float("GEOFENCING_MAX_ACCURACY_M", default=250.0)
