@@ -192,6 +192,20 @@ GEOFENCING_DEPARTURE_REPORTS = env.int("GEOFENCING_DEPARTURE_REPORTS", default=2
 GEOCODER_PROVIDER = env.str("GEOCODER_PROVIDER", default="")  # "" (offline only) | nominatim
 GEOCODER_USER_AGENT = env.str("GEOCODER_USER_AGENT", default="trackersite")
 GEOCODER_MIN_INTERVAL_SECONDS = env.float("GEOCODER_MIN_INTERVAL_SECONDS", default=1.0)
+# Debounce: leaving a place needs GEOFENCING_DEPARTURE_REPORTS consecutive accurate reports
+# outside it, or (when > 0) outside reports spanning GEOFENCING_DEPARTURE_MINUTES; arrivals
+# count at once. Two reports: one stray fix from a passing phone does not end a visit.
+GEOFENCING_DEPARTURE_MINUTES = env.float("GEOFENCING_DEPARTURE_MINUTES", default=0.0)
+# History pages draw raw reports up to this many days, hourly roll-ups up to
+# GEOFENCING_HISTORY_HOURLY_DAYS, daily roll-ups beyond.
+GEOFENCING_HISTORY_RAW_DAYS = env.int("GEOFENCING_HISTORY_RAW_DAYS", default=2)
+GEOFENCING_HISTORY_HOURLY_DAYS = env.int("GEOFENCING_HISTORY_HOURLY_DAYS", default=45)
+# Online geocoder (geopy) details; the cache keys reverse lookups by coordinates rounded to
+# GEOCODER_CACHE_DECIMALS (3 decimals: about 100 m).
+GEOCODER_DOMAIN = env.str("GEOCODER_DOMAIN", default="nominatim.openstreetmap.org")
+GEOCODER_SCHEME = env.str("GEOCODER_SCHEME", default="https")
+GEOCODER_TIMEOUT_SECONDS = env.float("GEOCODER_TIMEOUT_SECONDS", default=10.0)
+GEOCODER_CACHE_DECIMALS = env.int("GEOCODER_CACHE_DECIMALS", default=3)
 
 LOGGING = {
     "version": 1,

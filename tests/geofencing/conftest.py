@@ -1,0 +1,60 @@
+"""Helpers for geofencing tests: places, trackers and reports written straight to the tables."""
+
+import hashlib
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.gis.geos import Point
+from geopy.distance import geodesic
+
+from geofencing import services
+from geofencing.models import Place
+from tests.factories import TrackerFactory
+from tracking.models import LocationReport
+
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+_payloads = itertools.count()
+
+
+def offset(lon: float, lat: float, *, metres: float, bearing: float = 90.0) -> tuple[float, float]:
+    """The point `metres` away from (lon, lat) along `bearing`, on the WGS84 ellipsoid."""
+    dest = geodesic(meters=metres).destination((lat, lon), bearing)
+    return dest.longitude, dest.latitude
+
+
+def add_report(tracker, lon: float, lat: float, *, minutes: float = 0, accuracy: int = 20):
+    return LocationReport.objects.create(
+        tracker=tracker,
+        observed_at=T0 + timedelta(minutes=minutes),
+        point=Point(lon, lat, srid=4326),
+        horizontal_accuracy=accuracy,
+        confidence=2,
+        status_byte=0,
+        payload_hash=hashlib.sha256(f"report-{next(_payloads)}".encode()).digest(),
+    )
+
+
+@pytest.fixture
+def make_place():
+    def make(run, kind, lon, lat, *, radius_m=100, name=None, polygon=None, client=None):
+        return services.place_create(
+            client=client or run.brand.client,
+            kind=kind,
+            name=name or f"{kind} {lon:.4f} {lat:.4f}",
+            point=Point(lon, lat, srid=4326),
+            radius_m=radius_m,
+            polygon=polygon,
+            production_runs=[run],
+        )
+
+    return make
+
+
+@pytest.fixture
+def tracker_a(world):
+    return TrackerFactory(production_run=world.run_a)
+
+
+DELIVERY = Place.Kind.DELIVERY
+STORAGE = Place.Kind.STORAGE

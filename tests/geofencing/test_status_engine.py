@@ -1,0 +1,277 @@
+"""The status engine: geodesic matching, priorities, debounce, ordering and idempotence."""
+
+import pytest
+from django.contrib.gis.geos import Polygon
+from django.test import override_settings
+
+from geofencing import services
+from geofencing.models import StatusHistory, TrackerGeoState
+from tests.factories import ProductionRunFactory, TrackerFactory
+from tracking.models import Tracker
+
+from .conftest import DELIVERY, STORAGE, T0, add_report, offset
+
+VIENNA = (16.3725, 48.2082)
+BUENOS_AIRES = (-58.3816, -34.6037)
+Status = Tracker.Status
+
+
+def history(tracker):
+    return list(
+        StatusHistory.objects.filter(tracker=tracker)
+        .order_by("at", "id")
+        .values_list("from_status", "to_status", "place__name")
+    )
+
+
+def refreshed(tracker):
+    tracker.refresh_from_db()
+    return tracker
+
+
+@pytest.mark.django_db
+def test_overlapping_delivery_and_storage_gives_delivered(world, tracker_a, make_place):
+    make_place(world.run_a, STORAGE, *VIENNA, radius_m=500, name="Depot")
+    make_place(world.run_a, DELIVERY, *offset(*VIENNA, metres=100), radius_m=300, name="Shop")
+    add_report(tracker_a, *VIENNA)
+
+    services.evaluate_statuses()
+
+    tracker = refreshed(tracker_a)
+    assert tracker.status == Status.DELIVERED
+    assert tracker.status_changed_at == T0
+    assert history(tracker) == [(Status.UNKNOWN, Status.DELIVERED, "Shop")]
+    assert TrackerGeoState.objects.get(tracker=tracker).place.name == "Shop"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bearing", [0, 90, 180, 270, 45])
+@pytest.mark.parametrize(
+    ("centre", "radius_m"),
+    [(VIENNA, 100), (BUENOS_AIRES, 100), ((-122.4194, 37.7749), 2500), ((151.2093, -33.8688), 50)],
+    ids=["vienna", "buenos-aires", "san-francisco", "sydney"],
+)
+def test_one_metre_inside_and_outside_the_radius_geodesically(
+    world, make_place, centre, radius_m, bearing
+):
+    make_place(world.run_a, STORAGE, *centre, radius_m=radius_m, name="Yard")
+    inside = TrackerFactory(production_run=world.run_a)
+    outside = TrackerFactory(production_run=world.run_a)
+    add_report(inside, *offset(*centre, metres=radius_m - 1, bearing=bearing))
+    add_report(outside, *offset(*centre, metres=radius_m + 1, bearing=bearing))
+
+    services.evaluate_statuses()
+
+    assert refreshed(inside).status == Status.IN_STORAGE
+    assert refreshed(outside).status == Status.IN_TRANSIT
+
+
+@pytest.mark.django_db
+def test_southern_and_western_hemisphere_polygon_replaces_the_circle(world, tracker_a, make_place):
+    lon, lat = BUENOS_AIRES
+    # A 2 km x 1 km warehouse area east of the centre; the circle (10 m) would not contain it.
+    area = Polygon.from_bbox((lon, lat - 0.005, lon + 0.02, lat + 0.005))
+    area.srid = 4326
+    make_place(world.run_a, DELIVERY, lon, lat, radius_m=10, polygon=area, name="Puerto")
+    add_report(tracker_a, lon + 0.015, lat + 0.004, minutes=0)
+    other = TrackerFactory(production_run=world.run_a)
+    add_report(other, lon - 0.0001, lat, minutes=0)  # within 10 m of the point, outside polygon
+
+    services.evaluate_statuses()
+
+    assert refreshed(tracker_a).status == Status.DELIVERED
+    assert refreshed(other).status == Status.IN_TRANSIT
+
+
+@pytest.mark.django_db
+def test_storage_then_delivery_between_two_runs_records_both_in_order(world, tracker_a, make_place):
+    depot = offset(*VIENNA, metres=5000, bearing=200)
+    make_place(world.run_a, STORAGE, *depot, radius_m=200, name="Depot")
+    make_place(world.run_a, DELIVERY, *VIENNA, radius_m=150, name="Shop")
+    add_report(tracker_a, *offset(*VIENNA, metres=20000), minutes=0)
+    services.evaluate_statuses()
+    assert refreshed(tracker_a).status == Status.IN_TRANSIT
+
+    add_report(tracker_a, *depot, minutes=60)
+    add_report(tracker_a, *offset(*VIENNA, metres=2500), minutes=120)
+    add_report(tracker_a, *offset(*VIENNA, metres=30), minutes=180)
+    services.evaluate_statuses()
+
+    assert history(tracker_a) == [
+        (Status.UNKNOWN, Status.IN_TRANSIT, None),
+        (Status.IN_TRANSIT, Status.IN_STORAGE, "Depot"),
+        (Status.IN_STORAGE, Status.IN_TRANSIT, None),
+        (Status.IN_TRANSIT, Status.DELIVERED, "Shop"),
+    ]
+    ats = list(StatusHistory.objects.filter(tracker=tracker_a).order_by("id").values_list("at"))
+    assert [a for (a,) in ats] == sorted(a for (a,) in ats)
+    tracker = refreshed(tracker_a)
+    assert tracker.status == Status.DELIVERED
+    assert tracker.status_changed_at.hour == 11  # 08:00 + 180 min
+
+
+@pytest.mark.django_db
+def test_reports_arriving_out_of_order_are_walked_by_observed_time(world, tracker_a, make_place):
+    make_place(world.run_a, STORAGE, *VIENNA, radius_m=200, name="Depot")
+    away = offset(*VIENNA, metres=3000)
+    # Inserted newest first: ids run against time.
+    add_report(tracker_a, *away, minutes=90)
+    add_report(tracker_a, *away, minutes=60)
+    add_report(tracker_a, *VIENNA, minutes=30)
+
+    services.evaluate_statuses()
+
+    assert history(tracker_a) == [
+        (Status.UNKNOWN, Status.IN_STORAGE, "Depot"),
+        (Status.IN_STORAGE, Status.IN_TRANSIT, None),
+    ]
+    tracker = refreshed(tracker_a)
+    assert tracker.status == Status.IN_TRANSIT
+    assert tracker.status_changed_at.minute == 0 and tracker.status_changed_at.hour == 9
+
+
+@pytest.mark.django_db
+def test_late_report_older_than_the_evaluated_ones_does_not_rewrite_history(
+    world, tracker_a, make_place
+):
+    make_place(world.run_a, DELIVERY, *VIENNA, radius_m=200, name="Shop")
+    add_report(tracker_a, *VIENNA, minutes=120)
+    services.evaluate_statuses()
+    late = add_report(tracker_a, *offset(*VIENNA, metres=5000), minutes=10)
+    add_report(tracker_a, *offset(*VIENNA, metres=5000), minutes=20)
+
+    result = services.evaluate_statuses()
+
+    assert result.skipped_late == 2
+    tracker = refreshed(tracker_a)
+    assert tracker.status == Status.DELIVERED
+    assert tracker.status_watermark >= late.id
+    assert history(tracker) == [(Status.UNKNOWN, Status.DELIVERED, "Shop")]
+
+
+@pytest.mark.django_db
+def test_other_runs_and_other_clients_places_are_ignored(world, tracker_a, make_place):
+    other_run_a = ProductionRunFactory(client=world.client_a, name="Alpha autumn run")
+    make_place(other_run_a, DELIVERY, *VIENNA, radius_m=300, name="Other run shop")
+    make_place(world.run_b, DELIVERY, *VIENNA, radius_m=300, name="Bravo shop")
+    make_place(world.run_a, STORAGE, *VIENNA, radius_m=300, name="Alpha depot")
+    add_report(tracker_a, *VIENNA)
+
+    services.evaluate_statuses()
+
+    assert refreshed(tracker_a).status == Status.IN_STORAGE
+    assert history(tracker_a) == [(Status.UNKNOWN, Status.IN_STORAGE, "Alpha depot")]
+
+
+@pytest.mark.django_db
+@override_settings(GEOFENCING_MAX_ACCURACY_M=250)
+def test_an_inaccurate_report_changes_nothing(world, tracker_a, make_place):
+    make_place(world.run_a, DELIVERY, *VIENNA, radius_m=200, name="Shop")
+    add_report(tracker_a, *offset(*VIENNA, metres=9000), minutes=0)
+    services.evaluate_statuses()
+    bad = add_report(tracker_a, *VIENNA, minutes=30, accuracy=900)
+
+    services.evaluate_statuses()
+
+    tracker = refreshed(tracker_a)
+    assert tracker.status == Status.IN_TRANSIT
+    assert tracker.status_watermark == bad.id
+    assert history(tracker) == [(Status.UNKNOWN, Status.IN_TRANSIT, None)]
+
+
+@pytest.mark.django_db
+@override_settings(GEOFENCING_DEPARTURE_REPORTS=2, GEOFENCING_DEPARTURE_MINUTES=0)
+def test_debounce_holds_for_a_single_outside_report(world, tracker_a, make_place):
+    make_place(world.run_a, STORAGE, *VIENNA, radius_m=200, name="Depot")
+    away = offset(*VIENNA, metres=4000)
+    add_report(tracker_a, *VIENNA, minutes=0)
+    add_report(tracker_a, *away, minutes=10)  # one stray fix
+    add_report(tracker_a, *VIENNA, minutes=20)
+    add_report(tracker_a, *away, minutes=30)  # leaves: pending until a second report
+    services.evaluate_statuses()
+    assert refreshed(tracker_a).status == Status.IN_STORAGE
+    assert len(TrackerGeoState.objects.get(tracker=tracker_a).departure_streak) == 1
+
+    add_report(tracker_a, *away, minutes=40)
+    services.evaluate_statuses()
+
+    tracker = refreshed(tracker_a)
+    assert tracker.status == Status.IN_TRANSIT
+    # Dated by the first report outside, carried over from the previous run.
+    assert tracker.status_changed_at == T0.replace(minute=30)
+    assert history(tracker) == [
+        (Status.UNKNOWN, Status.IN_STORAGE, "Depot"),
+        (Status.IN_STORAGE, Status.IN_TRANSIT, None),
+    ]
+
+
+@pytest.mark.django_db
+@override_settings(GEOFENCING_DEPARTURE_REPORTS=5, GEOFENCING_DEPARTURE_MINUTES=30)
+def test_debounce_by_minutes_confirms_a_long_absence(world, tracker_a, make_place):
+    make_place(world.run_a, DELIVERY, *VIENNA, radius_m=200, name="Shop")
+    away = offset(*VIENNA, metres=4000)
+    add_report(tracker_a, *VIENNA, minutes=0)
+    add_report(tracker_a, *away, minutes=10)
+    add_report(tracker_a, *away, minutes=25)
+    services.evaluate_statuses()
+    assert refreshed(tracker_a).status == Status.DELIVERED
+
+    add_report(tracker_a, *away, minutes=45)
+    services.evaluate_statuses()
+
+    assert refreshed(tracker_a).status == Status.IN_TRANSIT
+    assert refreshed(tracker_a).status_changed_at == T0.replace(minute=10)
+
+
+@pytest.mark.django_db
+def test_running_twice_is_idempotent(world, tracker_a, make_place):
+    make_place(world.run_a, STORAGE, *VIENNA, radius_m=200, name="Depot")
+    add_report(tracker_a, *VIENNA, minutes=0)
+    add_report(tracker_a, *offset(*VIENNA, metres=800), minutes=30)
+    add_report(tracker_a, *offset(*VIENNA, metres=900), minutes=60)
+    first = services.evaluate_statuses()
+    snapshot = (
+        refreshed(tracker_a).status,
+        tracker_a.status_changed_at,
+        tracker_a.status_watermark,
+        history(tracker_a),
+    )
+
+    second = services.evaluate_statuses()
+    third = services.evaluate_statuses(tracker_ids=[tracker_a.pk])
+
+    assert first.transitions == 2
+    assert second.reports == 0 and second.transitions == 0
+    assert third.reports == 0
+    tracker = refreshed(tracker_a)
+    assert (
+        tracker.status,
+        tracker.status_changed_at,
+        tracker.status_watermark,
+        history(tracker),
+    ) == snapshot
+
+
+@pytest.mark.django_db
+def test_tracker_ids_limit_the_run_to_those_trackers(world, make_place):
+    make_place(world.run_a, STORAGE, *VIENNA, radius_m=200, name="Depot")
+    chosen = TrackerFactory(production_run=world.run_a)
+    left_alone = TrackerFactory(production_run=world.run_a)
+    add_report(chosen, *VIENNA)
+    add_report(left_alone, *VIENNA)
+
+    services.evaluate_statuses(tracker_ids=[chosen.pk])
+    assert refreshed(chosen).status == Status.IN_STORAGE
+    assert refreshed(left_alone).status == Status.UNKNOWN
+
+    services.evaluate_statuses()
+    assert refreshed(left_alone).status == Status.IN_STORAGE
+    assert StatusHistory.objects.filter(tracker=chosen).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_tracker_without_a_run_is_in_transit(world):
+    loose = TrackerFactory()
+    add_report(loose, *VIENNA)
+    services.evaluate_statuses()
+    assert refreshed(loose).status == Status.IN_TRANSIT
