@@ -443,4 +443,3 @@ class _Handler(BaseHTTPRequestHandler):
         if not auth.startswith("Basic ") or not self.headers.get("X-Apple-I-MD"):
             return "unauthorized"
         return None
-
