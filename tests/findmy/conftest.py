@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
-def simulator(settings):
+def simulator(settings, transactional_db):
     sim = FindMySimulator(SimulatorConfig(seed=7, report_interval_seconds=1800))
     base = sim.start("127.0.0.1", 0)
     settings.FINDMY_FETCH_URL = f"{base}/findmyservice/v2/fetch"
