@@ -43,13 +43,13 @@ def normalize_mac(value: str) -> str | None:
 def decode_text(data: bytes | str) -> str:
     if isinstance(data, str):
         return data.removeprefix("\ufeff")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+    encoding = "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(encoding or "utf-8-sig")
     except UnicodeDecodeError as exc:
         raise LifecycleError(
-            f"the file is not UTF-8 text (byte {exc.start + 1} cannot be decoded)"
+            f"the file is not {'UTF-16' if encoding else 'UTF-8'} text "
+            f"(byte {exc.start + 1} cannot be decoded)"
         ) from exc
 
 

@@ -14,11 +14,15 @@ import csv
 import hashlib
 import io
 import json
+import sys
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
+import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.copy import QueuedLibpqWriter
 
 from findmy import crypto
 from tracking import encryption
@@ -42,9 +46,9 @@ __all__ = [
 ]
 
 MAX_KEYS_PER_BATCH = 1_000_000
-# Redraw rounds before giving up; a second MAC collision in a row is already improbable.
-_MAX_REDRAW_ROUNDS = 20
-_PROGRESS_EVERY = 1_000
+# Keys drawn per COPY: large enough to amortise a round trip, small enough that the last
+# chunk (the part of the COPY that does not overlap with drawing) is short.
+_CHUNK = 5_000
 
 Lifecycle = Tracker.Lifecycle
 
@@ -146,11 +150,10 @@ def keys_generate(
     if errors:
         raise LifecycleError(errors)
 
-    rows, redrawn = _draw_keys(count, progress)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), connection.wrap_database_errors:
             batch = KeyBatch.objects.create(name=name, created_by=_actor(user))
-            _copy_trackers(batch, rows)
+            redrawn = _store_new_keys(batch, count, progress)
     except IntegrityError as exc:
         # The last guard: a concurrent batch took a MAC or the name between check and write.
         raise LifecycleError(f'key batch "{name}" could not be stored: {exc}') from exc
@@ -158,81 +161,104 @@ def keys_generate(
     return batch
 
 
-def _draw_keys(
-    count: int, progress: Callable[[int], object] | None
-) -> tuple[dict[str, tuple[bytes, str, bytes]], int]:
-    """{mac: (advertisement key, hashed key, Fernet token of the private key)}, MACs unique
-    within the batch and against the database; and how many draws were thrown away."""
-    fernet = encryption.fernet()  # one instance: key parsing is not per key
+def _store_new_keys(batch: KeyBatch, count: int, progress: Callable[[int], object] | None) -> int:
+    """Draw `count` key pairs with unused MACs and COPY them in; returns how many were drawn
+    again because of a MAC collision.
+
+    A pipeline over chunks: while the server indexes chunk k (COPY, its rows sent by
+    psycopg's queued writer thread), this thread draws chunk k+1. Each chunk's MACs are
+    checked in one query against the stored trackers (earlier chunks included) and against
+    the batch with a set; collided keys are dropped and drawn again in a later chunk.
+    """
+    fernet = encryption.fernet()  # one instance: the key is parsed once, not per tracker
     generate = crypto.generate_identity
-    rows: dict[str, tuple[bytes, str, bytes]] = {}
-    redrawn = 0
-    for _ in range(_MAX_REDRAW_ROUNDS):
-        need = count - len(rows)
-        if not need:
-            return rows, redrawn
-        fresh: dict[str, tuple[bytes, str, bytes]] = {}
-        reported = 0
-        while len(fresh) < need:
-            private_key, identity = generate()
-            mac = identity.mac_address
-            if mac in rows or mac in fresh:
-                redrawn += 1
-                continue
-            fresh[mac] = (
-                identity.advertisement_key,
-                identity.hashed_advertisement_key,
-                fernet.encrypt(private_key),
-            )
-            if progress is not None and len(fresh) - reported >= _PROGRESS_EVERY:
-                progress(len(fresh) - reported)
-                reported = len(fresh)
-        if progress is not None:
-            progress(len(fresh) - reported)
-        taken = _stored_macs(list(fresh))
-        for mac in taken:
-            del fresh[mac]
-        if taken and progress is not None:
-            progress(-len(taken))  # drawn again in the next round
-        redrawn += len(taken)
-        rows.update(fresh)
-    if len(rows) < count:
-        raise LifecycleError(f"could not draw {count} keys with unused MAC addresses")
-    return rows, redrawn
+    sql, types, constants = _tracker_copy_statement(batch)
+    seen: set[str] = set()
+    planned = redrawn = 0
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        open_copy: ExitStack | None = None
+        try:
+            while planned < count:
+                chunk: list[tuple] = []
+                while len(chunk) < min(_CHUNK, count - planned):
+                    private_key, identity = generate()
+                    mac = identity.mac_address
+                    if mac in seen:
+                        redrawn += 1
+                        continue
+                    seen.add(mac)
+                    chunk.append(
+                        (
+                            mac,
+                            identity.advertisement_key,
+                            identity.hashed_advertisement_key,
+                            fernet.encrypt(private_key),
+                            *constants,
+                        )
+                    )
+                if open_copy is not None:
+                    open_copy.close()  # waits for the server to take the previous chunk
+                taken = _stored_macs([row[0] for row in chunk])
+                if taken:
+                    chunk = [row for row in chunk if row[0] not in taken]
+                    redrawn += len(taken)
+                open_copy = ExitStack()
+                copy = open_copy.enter_context(raw.copy(sql, writer=QueuedLibpqWriter(raw)))
+                copy.set_types(types)
+                for row in chunk:
+                    copy.write_row(row)
+                planned += len(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+            if open_copy is not None:
+                open_copy.close()
+        except BaseException:
+            if open_copy is not None:
+                open_copy.__exit__(*sys.exc_info())  # abandons the COPY in progress
+            raise
+    return redrawn
 
 
 def _stored_macs(macs: list[str]) -> set[str]:
+    """The MACs of `macs` already taken by a stored tracker: one query, the list sent as one
+    array parameter (server-side binding; Django's client-side cursor would spell out every
+    value in the SQL text)."""
     table = connection.ops.quote_name(Tracker._meta.db_table)
     column = connection.ops.quote_name(Tracker._meta.get_field("mac_address").column)
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(f"SELECT {column} FROM {table} WHERE {column} = ANY(%s)", [macs])
         return {row[0] for row in cursor.fetchall()}
 
 
-def _copy_trackers(batch: KeyBatch, rows: dict[str, tuple[bytes, str, bytes]]) -> None:
-    """COPY the new trackers in. Columns other than the keys get their model defaults, taken
-    from the model itself so a new Tracker field does not need a change here."""
-    varying = ("mac_address", "advertisement_key", "hashed_advertisement_key")
-    secret = "private_key_encrypted"
+def _tracker_copy_statement(batch: KeyBatch) -> tuple[str, list[str], tuple]:
+    """Binary COPY for new trackers: the key columns first, then every other column that
+    has a non-NULL model default, with that default (taken from the model, so a new
+    Tracker field needs no change here). Returns (sql, column types, constant values)."""
+    keys = (
+        "mac_address",
+        "advertisement_key",
+        "hashed_advertisement_key",
+        "private_key_encrypted",
+    )
     template = Tracker(key_batch=batch, lifecycle_state=Lifecycle.GENERATED)
-    constant_fields = [
-        f
-        for f in Tracker._meta.concrete_fields
-        if not f.primary_key and f.attname not in (*varying, secret)
-    ]
-    constants = tuple(
-        f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in constant_fields
+    fields = [Tracker._meta.get_field(name) for name in keys]
+    constants = []
+    for field in Tracker._meta.concrete_fields:
+        if field.primary_key or field.attname in keys:
+            continue
+        value = field.get_db_prep_save(field.pre_save(template, add=True), connection)
+        if value is not None:  # NULL is what the column gets when left out
+            fields.append(field)
+            constants.append(value)
+    quote = connection.ops.quote_name
+    sql = "COPY {} ({}) FROM STDIN (FORMAT BINARY)".format(
+        quote(Tracker._meta.db_table), ", ".join(quote(f.column) for f in fields)
     )
-    columns = [Tracker._meta.get_field(name).column for name in (*varying, secret)]
-    columns += [f.column for f in constant_fields]
-    sql = "COPY {} ({}) FROM STDIN".format(
-        connection.ops.quote_name(Tracker._meta.db_table),
-        ", ".join(connection.ops.quote_name(c) for c in columns),
-    )
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        write_row = copy.write_row
-        for mac, (advertisement_key, hashed, token) in rows.items():
-            write_row((mac, advertisement_key, hashed, token, *constants))
+    # "varchar(17)" -> "varchar": psycopg's binary dumpers are chosen by base type name.
+    types = [f.db_type(connection).split("(")[0] for f in fields]
+    return sql, types, tuple(constants)
 
 
 def _export_rows(batch: KeyBatch) -> list[tuple[str, bytes, str]]:

@@ -1,0 +1,64 @@
+import pytest
+from django.db import transaction
+
+from fleet import services
+from fleet.exceptions import LifecycleError
+from tests.factories import TrackerFactory
+from tests.fleet.factories import CustomerOrderFactory
+from tests.fleet.support import macs
+from tracking.models import AuditEvent, Tracker
+
+L = Tracker.Lifecycle
+
+
+def test_transition_table_allows_only_the_lifecycle_moves():
+    assert Tracker.TRANSITIONS == {
+        L.EXPORTED: (L.GENERATED,),
+        L.IN_STOCK: (L.EXPORTED, L.ALLOCATED),
+        L.ALLOCATED: (L.IN_STOCK,),
+        L.ACTIVE: (L.ALLOCATED, L.ACTIVE),
+        L.RETIRED: (L.GENERATED, L.EXPORTED, L.IN_STOCK, L.ALLOCATED, L.ACTIVE),
+    }
+    assert L.GENERATED not in Tracker.TRANSITIONS  # nothing goes back to GENERATED
+
+
+@pytest.mark.parametrize("source", list(L))
+@pytest.mark.parametrize("target", list(Tracker.TRANSITIONS))
+def test_transition_moves_only_from_legal_sources(db, source, target):
+    tracker = TrackerFactory(lifecycle_state=source)
+    moved = Tracker.objects.filter(pk=tracker.pk).transition(target)
+    tracker.refresh_from_db()
+    if source in Tracker.TRANSITIONS[target]:
+        assert (moved, tracker.lifecycle_state) == (1, target)
+    else:
+        assert (moved, tracker.lifecycle_state) == (0, source)
+
+
+def test_move_rolls_back_when_a_tracker_is_in_the_wrong_state(db, unchanged):
+    ok, wrong = TrackerFactory(lifecycle_state=L.EXPORTED), TrackerFactory(lifecycle_state=L.ACTIVE)
+    check = unchanged()
+    with (
+        pytest.raises(LifecycleError, match="1 of 2 trackers could not move to IN_STOCK"),
+        transaction.atomic(),
+    ):
+        services._move([ok.pk, wrong.pk], L.IN_STOCK)
+    check()
+
+
+def test_tracker_retire_takes_trackers_out_and_frees_the_order(world, stock):
+    order = CustomerOrderFactory(client=world.client_a, quantity=2)
+    trackers = stock(2)
+    services.order_allocate(order=order, macs_text=macs(trackers), user=world.staff)
+
+    assert (
+        services.tracker_retire(
+            macs_text=trackers[0].mac_address, user=world.staff, reason="broken"
+        )
+        == 1
+    )
+    order.refresh_from_db()
+    assert order.status == "OPEN"
+    assert Tracker.objects.get(pk=trackers[0].pk).lifecycle_state == L.RETIRED
+    assert AuditEvent.objects.get(action="trackers.retire").details["reason"] == "broken"
+    with pytest.raises(LifecycleError, match="is already retired"):
+        services.tracker_retire(macs_text=trackers[0].mac_address, user=world.staff)
