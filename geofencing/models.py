@@ -148,8 +148,6 @@ class TrackerGeoState(models.Model):
     # Accurate reports seen outside the current place since it was last seen inside it:
     # [[report_id, observed_at ISO, status, place_id], ...], at most DEPARTURE_REPORTS - 1 long.
     departure_streak = models.JSONField(default=list, blank=True)
-    # observed_at of the newest report the engine has used; older late arrivals are skipped.
-    evaluated_until = models.DateTimeField(null=True, blank=True)
     # last_report_at of the tracker when its nearest city was last labelled.
     city_labelled_for = models.DateTimeField(null=True, blank=True)
 

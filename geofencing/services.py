@@ -158,69 +158,120 @@ class EvaluationResult:
     high_water: int
 
 
-# Every new report of the trackers in scope, with the place it is in (if any) among its
-# production run's places: DELIVERY before STORAGE, the tracker's current place before another
-# of the same kind, then the nearest. The zone `&&` filter hits the GiST index; the exact test
-# is geodesic. Inaccurate reports come through (they move the watermark) but are not placed.
+# The new reports of the trackers in scope: newer than the tracker's watermark and than the
+# engine's global cursor (the effective watermark is the larger of the two), up to `high`.
+_NEW_REPORTS = """
+    r.id > %(low)s AND r.id <= %(high)s AND r.id > t.status_watermark AND {scope}
+"""
+
+# One statement: match the new accurate reports to their run's places (DELIVERY before STORAGE,
+# the tracker's current place before another of the same kind, then the nearest), classify
+# every report, and collapse consecutive reports classified alike into runs. Matching is
+# written against the base tables so the planner may probe either GiST index: the reports'
+# point index from each place (ST_DWithin), or the places' zone index from each report.
 _CLASSIFY_SQL = """
-SELECT r.tracker_id, r.id, r.observed_at,
-       r.horizontal_accuracy <= %(max_accuracy)s AS accurate,
-       CASE c.kind WHEN 'DELIVERY' THEN 'DELIVERED' WHEN 'STORAGE' THEN 'IN_STORAGE'
-            ELSE 'IN_TRANSIT' END AS status,
-       c.place_id,
-       t.status, t.status_changed_at, s.place_id, s.place_since, s.departure_streak,
-       s.evaluated_until
-FROM tracking_locationreport r
-JOIN tracking_tracker t ON t.id = r.tracker_id
-LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = r.tracker_id
-LEFT JOIN LATERAL (
-    SELECT p.id AS place_id, p.kind
-    FROM geofencing_place_production_runs pr
-    JOIN geofencing_place p ON p.id = pr.place_id
-    WHERE pr.productionrun_id = t.production_run_id
-      AND r.horizontal_accuracy <= %(max_accuracy)s
-      AND p.zone && r.point::geometry
-      AND CASE WHEN p.polygon IS NULL THEN ST_DWithin(r.point, p.point, p.radius_m)
-               ELSE ST_Covers(p.polygon, r.point) END
-    ORDER BY p.kind = 'DELIVERY' DESC, COALESCE(p.id = s.place_id, false) DESC,
-             r.point <-> p.point
-    LIMIT 1
-) c ON true
-WHERE r.id > t.status_watermark AND r.id <= %(high)s AND {scope}
-ORDER BY r.tracker_id, r.observed_at, r.id
+WITH new AS MATERIALIZED (
+    SELECT r.id, r.tracker_id, r.observed_at,
+           r.horizontal_accuracy <= %(max_accuracy)s AS accurate,
+           COALESCE(r.observed_at < t.status_changed_at, false) AS late
+    FROM tracking_locationreport r
+    JOIN tracking_tracker t ON t.id = r.tracker_id
+    WHERE {new}
+), candidates AS (
+    SELECT r.id AS report_id, r.tracker_id, p.id AS place_id, p.kind, r.point <-> p.point AS d
+    FROM tracking_locationreport r
+    JOIN tracking_tracker t ON t.id = r.tracker_id
+    JOIN geofencing_place p
+      ON EXISTS (SELECT FROM geofencing_place_production_runs pr
+                 WHERE pr.place_id = p.id AND pr.productionrun_id = t.production_run_id)
+    WHERE {new} AND r.horizontal_accuracy <= %(max_accuracy)s
+      AND p.polygon IS NULL AND p.zone && r.point::geometry
+      AND ST_DWithin(r.point, p.point, p.radius_m)
+    UNION ALL
+    SELECT r.id, r.tracker_id, p.id, p.kind, r.point <-> p.point
+    FROM tracking_locationreport r
+    JOIN tracking_tracker t ON t.id = r.tracker_id
+    JOIN geofencing_place p
+      ON EXISTS (SELECT FROM geofencing_place_production_runs pr
+                 WHERE pr.place_id = p.id AND pr.productionrun_id = t.production_run_id)
+    WHERE {new} AND r.horizontal_accuracy <= %(max_accuracy)s
+      AND p.polygon IS NOT NULL AND p.zone && r.point::geometry
+      AND ST_Covers(p.polygon, r.point)
+), matches AS (
+    SELECT DISTINCT ON (c.report_id) c.report_id, c.place_id, c.kind
+    FROM candidates c
+    LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = c.tracker_id
+    ORDER BY c.report_id, c.kind = 'DELIVERY' DESC, COALESCE(c.place_id = s.place_id, false) DESC,
+             c.d
+), classified AS (
+    SELECT n.tracker_id, n.id, n.observed_at, n.late,
+           CASE m.kind WHEN 'DELIVERY' THEN 'DELIVERED' WHEN 'STORAGE' THEN 'IN_STORAGE'
+                ELSE 'IN_TRANSIT' END AS status,
+           m.place_id
+    FROM new n
+    LEFT JOIN matches m ON m.report_id = n.id
+    WHERE n.accurate
+), marked AS (
+    SELECT *,
+           CASE WHEN (status, place_id, late)
+                     IS NOT DISTINCT FROM
+                     (lag(status) OVER w, lag(place_id) OVER w, lag(late) OVER w)
+                THEN 0 ELSE 1 END AS starts
+    FROM classified
+    WINDOW w AS (PARTITION BY tracker_id ORDER BY observed_at, id)
+), numbered AS (
+    SELECT *, sum(starts) OVER (PARTITION BY tracker_id ORDER BY observed_at, id) AS run
+    FROM marked
+), runs AS (
+    SELECT tracker_id, run, status, place_id,
+           min(id) FILTER (WHERE starts = 1) AS first_id,
+           min(observed_at) AS first_at, max(observed_at) AS last_at, count(*) AS n
+    FROM numbered
+    GROUP BY tracker_id, run, status, place_id
+)
+SELECT runs.tracker_id, runs.first_id, runs.first_at, runs.last_at, runs.n, runs.status,
+       runs.place_id, t.status, t.status_changed_at, s.place_id, s.place_since,
+       s.departure_streak
+FROM runs
+JOIN tracking_tracker t ON t.id = runs.tracker_id
+LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = runs.tracker_id
+ORDER BY runs.tracker_id, runs.run
 """
 
 
 def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> EvaluationResult:
     """Move every tracker's status over the reports it got since its watermark.
 
-    Without tracker_ids it evaluates every tracker and moves the engine's global cursor, so
-    each run reads only reports newer than the previous run. Safe to run twice: the second run
-    finds nothing new and changes nothing.
+    A tracker's effective watermark is the larger of Tracker.status_watermark and the engine's
+    global cursor (the highest report id a full run has evaluated): a full run moves the
+    cursor once instead of writing every tracker, and writes only the trackers whose status
+    changed. A run limited to tracker_ids moves those trackers' own watermarks. Safe to run
+    twice: the second run finds nothing new and changes nothing.
     """
     departure_reports = max(1, int(settings.GEOFENCING_DEPARTURE_REPORTS))
     departure_minutes = float(getattr(settings, "GEOFENCING_DEPARTURE_MINUTES", 0.0))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_STATUS])
+        cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves here
         cursor.execute("SELECT COALESCE(MAX(id), 0) FROM tracking_locationreport")
         high = cursor.fetchone()[0]
-        params = {"max_accuracy": settings.GEOFENCING_MAX_ACCURACY_M, "high": high}
-        global_cursor = None
-        if tracker_ids is None:
-            global_cursor, _ = ProcessingCursor.objects.select_for_update().get_or_create(
-                name="status"
-            )
-            scope = "r.id > %(low)s"
-            params["low"] = global_cursor.last_report_id
-        else:
+        global_cursor, _ = ProcessingCursor.objects.select_for_update().get_or_create(name="status")
+        params = {
+            "max_accuracy": settings.GEOFENCING_MAX_ACCURACY_M,
+            "high": high,
+            "low": global_cursor.last_report_id,
+        }
+        scope = "true"
+        if tracker_ids is not None:
             scope = "r.tracker_id = ANY(%(ids)s)"
             params["ids"] = sorted({int(i) for i in tracker_ids})
+        sql = _CLASSIFY_SQL.format(new=_NEW_REPORTS.format(scope=scope))
 
         tracker_rows, state_rows, history_rows = [], [], []
-        reports = skipped = 0
-        current_id = None
+        reports = skipped = trackers = 0
+        now = timezone.now()
         walk: TrackerWalk | None = None
-        watermark = 0
+        current_id = None
         before: tuple = ()
 
         def flush() -> None:
@@ -228,62 +279,62 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
             if walk is None:
                 return
             skipped += walk.skipped_late
-            tracker_rows.append((current_id, walk.status, walk.status_changed_at, watermark))
             streak = [obs.to_json() for obs in walk.streak]
-            if walk.changed_state or (walk.place_id, streak) != before:
-                state_rows.append(
-                    (current_id, walk.place_id, walk.place_since, json.dumps(streak),
-                     walk.evaluated_until)
-                )  # fmt: skip
-            now = timezone.now()
+            if walk.transitions:
+                tracker_rows.append((current_id, walk.status, walk.status_changed_at))
+            if (walk.place_id, walk.place_since, streak) != before:
+                state_rows.append((current_id, walk.place_id, walk.place_since, json.dumps(streak)))
             for change in walk.transitions:
                 history_rows.append(
                     (current_id, change.from_status, change.to_status, change.at,
                      change.place_id, change.from_place_id, change.report_id, now)
                 )  # fmt: skip
 
-        raw = connection.connection
-        with raw.cursor(name="geofencing_status_walk") as stream:
+        with connection.connection.cursor(name="geofencing_status_walk") as stream:
             stream.itersize = 20_000
-            stream.execute(_CLASSIFY_SQL.format(scope=scope), params)
+            stream.execute(sql, params)
             for (
-                tracker_id, report_id, observed_at, accurate, status, place_id,
-                t_status, t_changed_at, s_place_id, s_place_since, s_streak, s_until,
+                tracker_id, first_id, first_at, last_at, count, status, place_id,
+                t_status, t_changed_at, s_place_id, s_place_since, s_streak,
             ) in stream:  # fmt: skip
-                reports += 1
+                reports += count
                 if tracker_id != current_id:
                     flush()
+                    trackers += 1
                     current_id = tracker_id
                     if isinstance(s_streak, str):
                         s_streak = json.loads(s_streak)
                     s_streak = s_streak or []
-                    streak = [Observation.from_json(item) for item in s_streak]
-                    before = (s_place_id, s_streak)
+                    before = (s_place_id, s_place_since, s_streak)
                     walk = TrackerWalk(
                         status=t_status,
                         place_id=s_place_id,
                         place_since=s_place_since,
                         status_changed_at=t_changed_at,
-                        evaluated_until=s_until,
-                        streak=streak,
+                        streak=[Observation.from_json(item) for item in s_streak],
                     )
-                    watermark = 0
-                watermark = max(watermark, report_id)
-                if accurate:
-                    walk.observe(
-                        Observation(report_id, observed_at, status, place_id),
-                        departure_reports=departure_reports,
-                        departure_minutes=departure_minutes,
-                    )
+                walk.observe(
+                    Observation(first_id, first_at, status, place_id),
+                    departure_reports=departure_reports,
+                    departure_minutes=departure_minutes,
+                    count=count,
+                    last_observed_at=last_at,
+                )
             flush()
 
-        _write_evaluation(cursor, tracker_rows, state_rows, history_rows)
-        if global_cursor is not None:
+        _write_evaluation(cursor, tracker_rows, state_rows, history_rows, high)
+        if tracker_ids is None:
             global_cursor.last_report_id = max(global_cursor.last_report_id, high)
-            global_cursor.updated_at = timezone.now()
+            global_cursor.updated_at = now
             global_cursor.save(update_fields=["last_report_id", "updated_at"])
+        else:
+            cursor.execute(
+                "UPDATE tracking_tracker SET status_watermark = %s"
+                " WHERE id = ANY(%s) AND status_watermark < %s",
+                [high, params["ids"], high],
+            )
     result = EvaluationResult(
-        trackers=len(tracker_rows),
+        trackers=trackers,
         reports=reports,
         transitions=len(history_rows),
         skipped_late=skipped,
@@ -293,47 +344,56 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
     return result
 
 
-def _write_evaluation(cursor, tracker_rows, state_rows, history_rows) -> None:
-    """Three set-based writes: trackers by UPDATE ... FROM a temp table, state by upsert,
+def effective_status_watermark(*, tracker) -> int:
+    """The highest report id the engine has evaluated for this tracker."""
+    cursor_id = (
+        ProcessingCursor.objects.filter(name="status")
+        .values_list("last_report_id", flat=True)
+        .first()
+    )
+    return max(tracker.status_watermark, cursor_id or 0)
+
+
+def _write_evaluation(cursor, tracker_rows, state_rows, history_rows, high: int) -> None:
+    """Set-based writes: trackers by UPDATE ... FROM a temp table, state by one upsert,
     history by COPY."""
     if tracker_rows:
         cursor.execute(
             "DROP TABLE IF EXISTS _geofencing_tracker_eval;"
             " CREATE TEMP TABLE _geofencing_tracker_eval (tracker_id bigint, status text,"
-            " status_changed_at timestamptz, watermark bigint) ON COMMIT DROP"
+            " status_changed_at timestamptz) ON COMMIT DROP"
         )
         with cursor.cursor.copy(
-            "COPY _geofencing_tracker_eval (tracker_id, status, status_changed_at, watermark)"
-            " FROM STDIN"
+            "COPY _geofencing_tracker_eval (tracker_id, status, status_changed_at) FROM STDIN"
         ) as copy:
             for row in tracker_rows:
                 copy.write_row(row)
         cursor.execute(
             "UPDATE tracking_tracker t SET status = e.status,"
-            " status_changed_at = e.status_changed_at, status_watermark = e.watermark"
-            " FROM _geofencing_tracker_eval e WHERE t.id = e.tracker_id"
+            " status_changed_at = e.status_changed_at,"
+            " status_watermark = GREATEST(t.status_watermark, %s)"
+            " FROM _geofencing_tracker_eval e WHERE t.id = e.tracker_id",
+            [high],
         )
     if state_rows:
         cursor.execute(
             "DROP TABLE IF EXISTS _geofencing_state_eval;"
             " CREATE TEMP TABLE _geofencing_state_eval (tracker_id bigint, place_id bigint,"
-            " place_since timestamptz, departure_streak jsonb, evaluated_until timestamptz)"
-            " ON COMMIT DROP"
+            " place_since timestamptz, departure_streak jsonb) ON COMMIT DROP"
         )
         with cursor.cursor.copy(
-            "COPY _geofencing_state_eval (tracker_id, place_id, place_since, departure_streak,"
-            " evaluated_until) FROM STDIN"
+            "COPY _geofencing_state_eval (tracker_id, place_id, place_since, departure_streak)"
+            " FROM STDIN"
         ) as copy:
             for row in state_rows:
                 copy.write_row(row)
         cursor.execute(
             "INSERT INTO geofencing_trackergeostate AS s (tracker_id, place_id, place_since,"
-            " departure_streak, evaluated_until)"
-            " SELECT tracker_id, place_id, place_since, departure_streak, evaluated_until"
+            " departure_streak)"
+            " SELECT tracker_id, place_id, place_since, departure_streak"
             " FROM _geofencing_state_eval"
             " ON CONFLICT (tracker_id) DO UPDATE SET place_id = EXCLUDED.place_id,"
-            " place_since = EXCLUDED.place_since, departure_streak = EXCLUDED.departure_streak,"
-            " evaluated_until = EXCLUDED.evaluated_until"
+            " place_since = EXCLUDED.place_since, departure_streak = EXCLUDED.departure_streak"
         )
     if history_rows:
         with cursor.cursor.copy(

@@ -14,8 +14,12 @@ other. The rules:
   left); the rest of the streak is then replayed from the new state, so a tracker that went
   from a place into transit and on to another place gets both changes, in order. Arriving at a
   higher-priority place while a departure is pending confirms that departure the same way.
-* Reports older than the newest report already evaluated (late arrivals from the finder
-  network) are skipped: history is never rewritten.
+* Reports older than the tracker's last status change, or than a pending departure streak,
+  (late arrivals from the finder network) are skipped: history is never rewritten.
+
+The engine sends runs rather than single reports: consecutive reports with the same
+classification collapse into one row (first report, count, last time), which is all the rules
+need, so the walk costs per change of place, not per report.
 """
 
 from __future__ import annotations
@@ -64,21 +68,37 @@ class TrackerWalk:
     place_id: int | None
     place_since: datetime | None
     status_changed_at: datetime | None
-    evaluated_until: datetime | None
     streak: list[Observation] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     skipped_late: int = 0
-    changed_state: bool = False
 
     def observe(
-        self, obs: Observation, *, departure_reports: int, departure_minutes: float
+        self,
+        obs: Observation,
+        *,
+        departure_reports: int,
+        departure_minutes: float,
+        count: int = 1,
+        last_observed_at: datetime | None = None,
     ) -> None:
-        if self.evaluated_until is not None and obs.observed_at < self.evaluated_until:
-            self.skipped_late += 1
+        """One report, or a run of `count` reports classified alike from obs to
+        last_observed_at."""
+        horizon = self.streak[-1].observed_at if self.streak else self.status_changed_at
+        if horizon is not None and obs.observed_at < horizon:
+            self.skipped_late += count
             return
-        self.evaluated_until = obs.observed_at
-        self.changed_state = True
         self._step(obs, departure_reports, departure_minutes)
+        # Repeats only matter while a departure is pending: they lengthen the streak.
+        repeats = min(count - 1, departure_reports)
+        for i in range(repeats):
+            if not self.streak:
+                break
+            at = last_observed_at if (i == repeats - 1 and last_observed_at) else obs.observed_at
+            self._step(
+                Observation(obs.report_id, at, obs.status, obs.place_id),
+                departure_reports,
+                departure_minutes,
+            )
 
     def _step(self, obs: Observation, departure_reports: int, departure_minutes: float) -> None:
         if obs.status == self.status and obs.place_id == self.place_id:
