@@ -1,0 +1,79 @@
+"""Admin forms for the fleet operations. They only collect input; the services decide."""
+
+from django import forms
+from django.utils import timezone
+
+from tracking.models import ProductionRun
+
+ADMIN_MAX_KEYS = 100_000  # generated synchronously in the request: a few seconds at most
+
+
+class MacListForm(forms.Form):
+    """A MAC list as an uploaded file (CSV or text) or pasted from a barcode scanner."""
+
+    macs_file = forms.FileField(label="File", required=False, help_text="CSV or plain text.")
+    macs_text = forms.CharField(
+        label="or paste",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 40, "autofocus": True}),
+        help_text="One MAC per line, or separated by commas or semicolons; any spelling "
+        "(AA:BB:CC:DD:EE:FF, aa-bb-..., aabbccddeeff).",
+    )
+    macs_required = True
+
+    def clean(self):
+        data = super().clean()
+        upload, text = data.get("macs_file"), (data.get("macs_text") or "").strip()
+        if upload and text:
+            raise forms.ValidationError("Upload a file or paste a list, not both.")
+        data["macs"] = upload.read() if upload else (text or None)
+        if self.macs_required and data["macs"] is None:
+            raise forms.ValidationError("Upload a file or paste a list of MAC addresses.")
+        return data
+
+
+class GenerateKeysForm(forms.Form):
+    batch_name = forms.CharField(max_length=100, label="Batch name")
+    count = forms.IntegerField(min_value=1, max_value=ADMIN_MAX_KEYS, initial=1000)
+
+
+class AllocateForm(MacListForm):
+    count = forms.IntegerField(
+        min_value=1, required=False, help_text="Or take this many trackers from stock."
+    )
+    macs_required = False
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("macs") is None) == (data.get("count") is None):
+            raise forms.ValidationError("Give a list of MAC addresses or a count, not both.")
+        return data
+
+
+class ImportForm(MacListForm):
+    production_run = forms.ModelChoiceField(queryset=ProductionRun.objects.none())
+    whole_order = forms.BooleanField(
+        required=False, label="Every tracker of this order waiting for import"
+    )
+    macs_required = False
+
+    def __init__(self, *args, order=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order = order
+        runs = ProductionRun.objects.filter(ends_at__gte=timezone.now()).select_related(
+            "brand__client"
+        )
+        if order is not None:
+            runs = runs.filter(brand__client=order.client)
+        else:
+            del self.fields["whole_order"]
+        self.fields["production_run"].queryset = runs
+        self.fields["production_run"].label_from_instance = lambda run: (
+            f"{run.brand.client} / {run.brand} / {run.name}"
+        )
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("macs") is None) == (not data.get("whole_order")):
+            raise forms.ValidationError("Give a list of MAC addresses or tick the whole order.")
+        return data
