@@ -17,7 +17,7 @@ class FleetCommand(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        user = self._user(options.get("user"))
+        user = self._user(options.pop("user", None))
         try:
             return self.run(user=user, **options)
         except LifecycleError as exc:
