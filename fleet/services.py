@@ -14,7 +14,6 @@ import csv
 import hashlib
 import io
 import json
-import sys
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ MAX_KEYS_PER_BATCH = 1_000_000
 # Keys drawn per COPY: large enough to amortise a round trip, small enough that the last
 # chunk (the part of the COPY that does not overlap with drawing) is short.
 _CHUNK = 5_000
+_MAX_CHUNKS = 40  # one savepoint (subtransaction) per chunk; PostgreSQL caches 64
 
 Lifecycle = Tracker.Lifecycle
 
@@ -165,59 +165,116 @@ def _store_new_keys(batch: KeyBatch, count: int, progress: Callable[[int], objec
     """Draw `count` key pairs with unused MACs and COPY them in; returns how many were drawn
     again because of a MAC collision.
 
-    A pipeline over chunks: while the server indexes chunk k (COPY, its rows sent by
-    psycopg's queued writer thread), this thread draws chunk k+1. Each chunk's MACs are
-    checked in one query against the stored trackers (earlier chunks included) and against
-    the batch with a set; collided keys are dropped and drawn again in a later chunk.
+    A pipeline over chunks: while the server writes and indexes chunk k (its rows sent by
+    psycopg's queued writer thread), this thread draws chunk k+1. MACs are unique within
+    the batch by a set. Against stored trackers the unique index on mac_address is the
+    check: it looks every new MAC up anyway, so a query before each COPY would do that work
+    twice. Each chunk has a savepoint; a chunk the index refuses is rolled back, its taken
+    MACs found with one query on the chunk's MACs, and the rest written again; the keys
+    dropped are drawn again in a later chunk.
     """
     fernet = encryption.fernet()  # one instance: the key is parsed once, not per tracker
     generate = crypto.generate_identity
-    sql, types, constants = _tracker_copy_statement(batch)
+    chunk_size = max(_CHUNK, -(-count // _MAX_CHUNKS))
+    writer = _ChunkWriter(batch)
     seen: set[str] = set()
     planned = redrawn = 0
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        open_copy: ExitStack | None = None
-        try:
-            while planned < count:
-                chunk: list[tuple] = []
-                while len(chunk) < min(_CHUNK, count - planned):
-                    private_key, identity = generate()
-                    mac = identity.mac_address
-                    if mac in seen:
-                        redrawn += 1
-                        continue
-                    seen.add(mac)
+    with writer:
+        while planned < count:
+            chunk: list[tuple] = []
+            target = min(chunk_size, count - planned)
+            while len(chunk) < target:
+                private_key, identity = generate()
+                mac = identity.mac_address
+                if mac in seen:
+                    redrawn += 1
+                    continue
+                seen.add(mac)
+                chunk.append(
+                    (
+                        mac,
+                        identity.advertisement_key,
+                        identity.hashed_advertisement_key,
+                        fernet.encrypt(private_key),
+                    )
+                )
+            dropped = writer.finish()  # waits for the server to take the previous chunk
+            writer.start(chunk)
+            planned += len(chunk) - dropped
+            redrawn += dropped
+            if progress is not None:
+                progress(len(chunk) - dropped)
+        dropped = writer.finish()
+        while dropped:  # the last chunk lost keys: draw and write their replacements
+            redrawn += dropped
+            if progress is not None:
+                progress(-dropped)
+            chunk = []
+            while len(chunk) < dropped:
+                private_key, identity = generate()
+                if identity.mac_address not in seen:
+                    seen.add(identity.mac_address)
                     chunk.append(
                         (
-                            mac,
+                            identity.mac_address,
                             identity.advertisement_key,
                             identity.hashed_advertisement_key,
                             fernet.encrypt(private_key),
-                            *constants,
                         )
                     )
-                if open_copy is not None:
-                    open_copy.close()  # waits for the server to take the previous chunk
-                taken = _stored_macs([row[0] for row in chunk])
-                if taken:
-                    chunk = [row for row in chunk if row[0] not in taken]
-                    redrawn += len(taken)
-                open_copy = ExitStack()
-                copy = open_copy.enter_context(raw.copy(sql, writer=QueuedLibpqWriter(raw)))
-                copy.set_types(types)
-                for row in chunk:
-                    copy.write_row(row)
-                planned += len(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-            if open_copy is not None:
-                open_copy.close()
-        except BaseException:
-            if open_copy is not None:
-                open_copy.__exit__(*sys.exc_info())  # abandons the COPY in progress
-            raise
+            writer.start(chunk)
+            dropped = writer.finish()
+            if progress is not None:
+                progress(len(chunk))
     return redrawn
+
+
+class _ChunkWriter:
+    """Binary COPY of tracker chunks, one savepoint each, the rows queued to a writer thread
+    so that `start` returns while the server is still working."""
+
+    def __init__(self, batch: KeyBatch):
+        self.sql, self.types, self.constants = _tracker_copy_statement(batch)
+        self.rows: list[tuple] | None = None
+        self.copy: ExitStack | None = None
+
+    def __enter__(self):
+        self.cursor = connection.cursor()
+        self.raw = self.cursor.cursor
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.copy is not None:
+            self.copy.__exit__(*exc_info)  # with an exception: abandons the COPY
+        self.cursor.close()
+
+    def start(self, rows: list[tuple]) -> None:
+        self.rows = rows
+        self.raw.execute("SAVEPOINT fleet_keys_chunk")
+        self.copy = ExitStack()
+        copy = self.copy.enter_context(self.raw.copy(self.sql, writer=QueuedLibpqWriter(self.raw)))
+        copy.set_types(self.types)
+        constants = self.constants
+        for row in rows:
+            copy.write_row((*row, *constants))
+
+    def finish(self) -> int:
+        """Wait for the chunk in flight; returns how many of its keys had a taken MAC."""
+        if self.copy is None:
+            return 0
+        try:
+            self.copy.close()
+        except psycopg.errors.UniqueViolation:
+            self.copy = None
+            self.raw.execute("ROLLBACK TO SAVEPOINT fleet_keys_chunk")
+            taken = _stored_macs([row[0] for row in self.rows])
+            if not taken:
+                raise  # not a MAC: the last guard has spoken
+            self.start([row for row in self.rows if row[0] not in taken])
+            return len(taken) + self.finish()
+        self.copy = None
+        self.raw.execute("RELEASE SAVEPOINT fleet_keys_chunk")
+        return 0
 
 
 def _stored_macs(macs: list[str]) -> set[str]:

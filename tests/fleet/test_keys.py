@@ -174,3 +174,26 @@ def test_batch_export_refuses_unknown_format(world, unchanged):
     with pytest.raises(LifecycleError, match='unknown export format "xml"'):
         services.batch_export(batch=batch, fmt="xml", user=world.staff)
     check()
+
+
+@pytest.mark.parametrize("position", [0, 4, 6])
+def test_keys_generate_redraws_stored_macs_in_any_chunk(db, monkeypatch, position):
+    monkeypatch.setattr(services, "_CHUNK", 3)
+    existing_key = crypto.generate_private_key()
+    existing = TrackerFactory(private_key=existing_key)
+    real = crypto.generate_identity
+    calls = iter(range(1000))
+
+    def draw():
+        if next(calls) == position:
+            return existing_key, crypto.public_identity(existing_key)
+        return real()
+
+    monkeypatch.setattr(crypto, "generate_identity", draw)
+    seen = []
+    batch = services.keys_generate(batch_name="chunks", count=7, progress=seen.append)
+
+    assert batch.trackers.count() == 7
+    assert sum(seen) == 7
+    assert not batch.trackers.filter(mac_address=existing.mac_address).exists()
+    assert AuditEvent.objects.get(action="keys.generate").details["redrawn"] == 1
