@@ -34,7 +34,7 @@ LOCK_CITIES = 5_100_003
 # --- Places ------------------------------------------------------------------------------
 
 
-def _check_runs_belong_to(client: Client, production_runs: Iterable[ProductionRun]) -> None:
+def check_runs_belong_to(client: Client, production_runs: Iterable[ProductionRun]) -> None:
     foreign = [run for run in production_runs if run.brand.client_id != client.pk]
     if foreign:
         names = ", ".join(run.name for run in foreign)
@@ -43,7 +43,7 @@ def _check_runs_belong_to(client: Client, production_runs: Iterable[ProductionRu
         )
 
 
-def _point_for(*, point: Point | None, address: str) -> Point:
+def point_for(*, point: Point | None, address: str) -> Point:
     if point is not None:
         return point
     if not address:
@@ -57,6 +57,12 @@ def _point_for(*, point: Point | None, address: str) -> Point:
     if found is None:
         raise ValidationError({"address": "No place found for this address."})
     return found
+
+
+def point_of_polygon(polygon: Polygon) -> Point:
+    point = polygon.centroid
+    point.srid = polygon.srid or 4326
+    return point
 
 
 @transaction.atomic
@@ -73,16 +79,15 @@ def place_create(
 ) -> Place:
     """A delivery or storage place; without a point the address is geocoded."""
     production_runs = list(production_runs)
-    _check_runs_belong_to(client, production_runs)
+    check_runs_belong_to(client, production_runs)
     if point is None and polygon is not None:
-        point = polygon.centroid
-        point.srid = polygon.srid or 4326
+        point = point_of_polygon(polygon)
     place = Place(
         client=client,
         kind=kind,
         name=name,
         address=address,
-        point=_point_for(point=point, address=address),
+        point=point_for(point=point, address=address),
         radius_m=radius_m,
         polygon=polygon,
     )
@@ -102,7 +107,7 @@ def place_update(*, place: Place, **fields) -> Place:
     for name, value in fields.items():
         setattr(place, name, value)
     if "address" in fields and "point" not in fields and fields["address"]:
-        place.point = _point_for(point=None, address=fields["address"])
+        place.point = point_for(point=None, address=fields["address"])
     place.full_clean()
     place.save()
     place.refresh_from_db(fields=["zone"])
@@ -112,7 +117,7 @@ def place_update(*, place: Place, **fields) -> Place:
 @transaction.atomic
 def place_set_production_runs(*, place: Place, production_runs: Iterable[ProductionRun]) -> None:
     production_runs = list(production_runs)
-    _check_runs_belong_to(place.client, production_runs)
+    check_runs_belong_to(place.client, production_runs)
     place.production_runs.set(production_runs)
 
 

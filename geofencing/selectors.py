@@ -1,0 +1,132 @@
+"""Every read a user can make of places, status history and a tracker's track, scoped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import Lead
+from django.utils import timezone
+
+from tracking.models import DailyRollup, HourlyRollup, LocationReport, Tracker
+from tracking.selectors import get_visible_or_404
+
+from .models import Place, StatusHistory
+
+
+def place_list(*, user, production_run=None) -> QuerySet[Place]:
+    places = Place.objects.visible_to(user).select_related("client")
+    if production_run is not None:
+        places = places.filter(production_runs=production_run)
+    return places.order_by("name")
+
+
+def status_history_list(*, user, tracker: Tracker) -> QuerySet[StatusHistory]:
+    """The tracker's changes, each with `left_at`: when the next change ended this state."""
+    ordering = [F("at").asc(), F("id").asc()]
+    return (
+        StatusHistory.objects.visible_to(user)
+        .filter(tracker=tracker)
+        .select_related("place", "from_place")
+        .annotate(left_at=Window(Lead("at"), order_by=ordering))
+        .order_by(*ordering)
+    )
+
+
+@dataclass(frozen=True)
+class Visit:
+    place: Place
+    status: str
+    arrived_at: datetime
+    left_at: datetime | None  # None: still there
+
+    @property
+    def dwell(self) -> timedelta:
+        return (self.left_at or timezone.now()) - self.arrived_at
+
+    @property
+    def dwell_text(self) -> str:
+        minutes = max(0, int(self.dwell.total_seconds() // 60))
+        days, rest = divmod(minutes, 24 * 60)
+        hours, minutes = divmod(rest, 60)
+        parts = [f"{days} d"] if days else []
+        if hours or days:
+            parts.append(f"{hours} h")
+        parts.append(f"{minutes} min")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class TrackPoint:
+    longitude: float
+    latitude: float
+    at: datetime
+    reports: int
+    accuracy_m: int
+
+
+@dataclass
+class TrackerHistory:
+    tracker: Tracker
+    start: datetime
+    end: datetime
+    resolution: str  # "reports" | "hourly" | "daily"
+    track: list[TrackPoint] = field(default_factory=list)
+    changes: list[StatusHistory] = field(default_factory=list)
+    visits: list[Visit] = field(default_factory=list)
+    places: list[Place] = field(default_factory=list)
+
+
+def _track(tracker: Tracker, start: datetime, end: datetime) -> tuple[str, list[TrackPoint]]:
+    """Raw reports for short ranges; hourly, then daily roll-ups for longer ones."""
+    span = end - start
+    if span <= timedelta(days=settings.GEOFENCING_HISTORY_RAW_DAYS):
+        rows = (
+            LocationReport.objects.filter(tracker=tracker, observed_at__range=(start, end))
+            .order_by("observed_at")
+            .values_list("point", "observed_at", "horizontal_accuracy")
+        )
+        return "reports", [TrackPoint(p.x, p.y, at, 1, acc) for p, at, acc in rows]
+    model = (
+        HourlyRollup
+        if span <= timedelta(days=settings.GEOFENCING_HISTORY_HOURLY_DAYS)
+        else DailyRollup
+    )
+    rows = (
+        model.objects.filter(tracker=tracker, bucket__gte=start, bucket__lte=end)
+        .order_by("bucket")
+        .values_list("centroid", "first_observed_at", "report_count", "best_accuracy_m")
+    )
+    resolution = "hourly" if model is HourlyRollup else "daily"
+    return resolution, [TrackPoint(c.x, c.y, at, n, acc) for c, at, n, acc in rows]
+
+
+def tracker_history(*, user, tracker_id: int, start: datetime, end: datetime) -> TrackerHistory:
+    """A tracker's track, status changes and place visits between start and end."""
+    tracker = get_visible_or_404(
+        Tracker.objects.select_related("production_run"), user, pk=tracker_id
+    )
+    resolution, track = _track(tracker, start, end)
+    changes = list(status_history_list(user=user, tracker=tracker))
+    visits = [
+        Visit(change.place, change.to_status, change.at, change.left_at)
+        for change in changes
+        if change.place is not None
+        and change.at <= end
+        and (change.left_at is None or change.left_at >= start)
+    ]
+    places = []
+    if tracker.production_run_id:
+        places = list(place_list(user=user, production_run=tracker.production_run))
+    return TrackerHistory(
+        tracker=tracker,
+        start=start,
+        end=end,
+        resolution=resolution,
+        track=track,
+        changes=[c for c in changes if start <= c.at <= end],
+        visits=visits,
+        places=places,
+    )

@@ -1,0 +1,53 @@
+"""Portal pages of geofencing. Every object comes through a selector scoped to request.user."""
+
+from datetime import UTC, datetime, time, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from . import selectors
+
+RANGES = {"1": 1, "2": 2, "7": 7, "30": 30, "90": 90, "365": 365}
+
+
+def _range(request) -> tuple[datetime, datetime, str]:
+    """?days=N (default 2), or ?start=YYYY-MM-DD&end=YYYY-MM-DD."""
+    start_day = parse_date(request.GET.get("start") or "")
+    end_day = parse_date(request.GET.get("end") or "")
+    if start_day and end_day and start_day <= end_day:
+        start = datetime.combine(start_day, time.min, tzinfo=UTC)
+        end = datetime.combine(end_day, time.max, tzinfo=UTC)
+        return start, end, ""
+    days = request.GET.get("days", "2")
+    days = days if days in RANGES else "2"
+    end = timezone.now()
+    return end - timedelta(days=RANGES[days]), end, days
+
+
+@login_required
+def tracker_history(request, pk: int):
+    start, end, days = _range(request)
+    history = selectors.tracker_history(user=request.user, tracker_id=pk, start=start, end=end)
+    map_data = {
+        "track": [[p.latitude, p.longitude, p.at.isoformat(), p.reports] for p in history.track],
+        "places": [
+            {
+                "name": place.name,
+                "kind": place.kind,
+                "lat": place.point.y,
+                "lon": place.point.x,
+                "radius_m": place.radius_m,
+                "polygon": (
+                    [[y, x] for x, y in place.polygon.coords[0]] if place.polygon else None
+                ),
+            }
+            for place in history.places
+        ],
+    }
+    return render(
+        request,
+        "geofencing/tracker_history.html",
+        {"history": history, "map_data": map_data, "days": days, "ranges": RANGES},
+    )

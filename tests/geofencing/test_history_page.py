@@ -1,0 +1,105 @@
+"""The tracker history page: isolation per persona, dwell times, roll-ups for long ranges."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from geofencing import selectors, services
+from tests.factories import TrackerFactory
+
+from .conftest import DELIVERY, STORAGE, add_report, offset
+
+pytestmark = pytest.mark.urls("tests.geofencing.urls")
+
+VIENNA = (16.3725, 48.2082)
+PERSONAS = {"staff": None, "a_admin": "a", "a_viewer": "a", "b_admin": "b"}
+
+
+@pytest.fixture
+def trackers(world):
+    return {"a": TrackerFactory(production_run=world.run_a),
+            "b": TrackerFactory(production_run=world.run_b)}  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("owner", ["a", "b"])
+@pytest.mark.parametrize("persona_name", list(PERSONAS))
+def test_history_page_answers_404_for_other_clients(client, world, trackers, owner, persona_name):
+    client.force_login(getattr(world, persona_name))
+    response = client.get(reverse("geofencing:tracker-history", args=[trackers[owner].pk]))
+    own = PERSONAS[persona_name] in (None, owner)
+    assert response.status_code == (200 if own else 404)
+
+
+@pytest.mark.django_db
+def test_history_page_sends_anonymous_users_to_log_in(client, trackers):
+    response = client.get(reverse("geofencing:tracker-history", args=[trackers["a"].pk]))
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
+
+
+@pytest.mark.django_db
+def test_history_page_missing_tracker_is_404(client, world):
+    client.force_login(world.staff)
+    assert client.get(reverse("geofencing:tracker-history", args=[999999])).status_code == 404
+
+
+def _visit_sequence(tracker, make_place, run):
+    depot = offset(*VIENNA, metres=5000, bearing=200)
+    make_place(run, STORAGE, *depot, radius_m=200, name="Depot")
+    make_place(run, DELIVERY, *VIENNA, radius_m=150, name="Shop")
+    now = timezone.now().replace(microsecond=0)
+    moves = [(depot, -300), (depot, -240), (offset(*VIENNA, metres=2500), -180),
+             (offset(*VIENNA, metres=2600), -150), (VIENNA, -120)]  # fmt: skip
+    for (lon, lat), minutes in moves:
+        report = add_report(tracker, lon, lat)
+        report.observed_at = now + timedelta(minutes=minutes)
+        report.save()
+    services.evaluate_statuses()
+    return now
+
+
+@pytest.mark.django_db
+def test_dwell_time_per_visit_comes_from_the_history(world, trackers, make_place):
+    now = _visit_sequence(trackers["a"], make_place, world.run_a)
+
+    history = selectors.tracker_history(
+        user=world.a_viewer, tracker_id=trackers["a"].pk, start=now - timedelta(days=1), end=now
+    )
+
+    assert [(v.place.name, v.arrived_at, v.left_at) for v in history.visits] == [
+        ("Depot", now - timedelta(minutes=300), now - timedelta(minutes=180)),
+        ("Shop", now - timedelta(minutes=120), None),
+    ]
+    assert history.visits[0].dwell == timedelta(hours=2)
+    assert history.visits[0].dwell_text == "2 h 0 min"
+    assert history.resolution == "reports"
+    assert len(history.track) == 5
+    assert [p.name for p in history.places] == ["Depot", "Shop"]
+
+
+@pytest.mark.django_db
+def test_long_ranges_read_the_rollups(client, world, trackers, make_place):
+    now = _visit_sequence(trackers["a"], make_place, world.run_a)
+    services.rollup_locations()
+
+    week = selectors.tracker_history(
+        user=world.a_admin, tracker_id=trackers["a"].pk, start=now - timedelta(days=7), end=now
+    )
+    year = selectors.tracker_history(
+        user=world.a_admin, tracker_id=trackers["a"].pk, start=now - timedelta(days=365), end=now
+    )
+
+    assert week.resolution == "hourly"
+    assert sum(p.reports for p in week.track) == 5
+    assert year.resolution == "daily"
+    assert sum(p.reports for p in year.track) == 5
+
+    client.force_login(world.a_viewer)
+    response = client.get(
+        reverse("geofencing:tracker-history", args=[trackers["a"].pk]), {"days": "30"}
+    )
+    assert response.status_code == 200
+    assert b"Depot" in response.content and b"2 h 0 min" in response.content
