@@ -60,6 +60,22 @@ def test_tracker_admin_pages_never_show_the_private_key(client, world, active_tr
         assert "private_key" not in response.content.decode()
 
 
+def test_portal_and_api_never_show_the_private_key(client, world, active_trackers):
+    client.force_login(world.a_admin)
+    forbidden = _forbidden(active_trackers)
+    pages = [
+        reverse("portal:run-detail", args=[world.run_a.pk]),
+        reverse("api:tracker-list"),
+        reverse("api:tracker-list") + f"?production_run={world.run_a.pk}",
+    ]
+    pages += [reverse("api:tracker-detail", args=[t.pk]) for t in active_trackers]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert any(t.mac_address in response.content.decode() for t in active_trackers), url
+        _assert_absent(response.content.decode(), forbidden)
+
+
 def test_private_key_is_in_no_log_line_or_command_output(world, caplog, tmp_path):
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="django.db.backends")
