@@ -98,7 +98,8 @@ def build(args, rng: random.Random, state: dict) -> None:
         for i in range(args.runs):
             c.execute(
                 "INSERT INTO tracking_productionrun (brand_id, name, starts_at, ends_at)"
-                " VALUES (%s, %s, now() - interval '1 day', now() + interval '30 days') RETURNING id",
+                " VALUES (%s, %s, now() - interval '1 day', now() + interval '30 days')"
+                " RETURNING id",
                 [brand_id, f"run {i}"],
             )
             run_ids.append(c.fetchone()[0])
@@ -128,7 +129,8 @@ def build(args, rng: random.Random, state: dict) -> None:
             places_by_run[run_id].append((lon, lat, radius, pid % len(cities)))
         copy_rows(
             c,
-            "COPY geofencing_place (id, client_id, kind, name, address, point, radius_m, created_at) FROM STDIN",
+            "COPY geofencing_place (id, client_id, kind, name, address, point, radius_m,"
+            " created_at) FROM STDIN",
             place_rows,
         )
         copy_rows(
@@ -142,16 +144,17 @@ def build(args, rng: random.Random, state: dict) -> None:
 
         tracker_rows = []
         for tid in range(1, args.trackers + 1):
+            mac = ":".join(f"{b:02X}" for b in (0xBE, *tid.to_bytes(4, "big"), 0))
             tracker_rows.append(
-                (tid, f"BE:{tid >> 24 & 255:02X}:{tid >> 16 & 255:02X}:{tid >> 8 & 255:02X}:{tid & 255:02X}:00",
-                 tid.to_bytes(28, "big"), f"{tid:044d}", b"x", "ACTIVE", "", T0, "", "", "UNKNOWN", 0,
-                 client_id, run_ids[tid % len(run_ids)])
+                (tid, mac, tid.to_bytes(28, "big"), f"{tid:044d}", b"x", "ACTIVE", "", T0, "",
+                 "", "UNKNOWN", 0, client_id, run_ids[tid % len(run_ids)])
             )  # fmt: skip
         copy_rows(
             c,
             "COPY tracking_tracker (id, mac_address, advertisement_key, hashed_advertisement_key,"
             " private_key_encrypted, lifecycle_state, label, created_at, nearest_city,"
-            " nearest_country_code, status, status_watermark, client_id, production_run_id) FROM STDIN",
+            " nearest_country_code, status, status_watermark, client_id, production_run_id)"
+            " FROM STDIN",
             tracker_rows,
         )
         c.execute(
