@@ -178,7 +178,7 @@ def test_batch_export_refuses_unknown_format(world, unchanged):
 
 @pytest.mark.parametrize("position", [0, 4, 6])
 def test_keys_generate_redraws_stored_macs_in_any_chunk(db, monkeypatch, position):
-    monkeypatch.setattr(services, "_CHUNK", 3)
+    monkeypatch.setattr(services.keys, "_CHUNK", 3)
     existing_key = crypto.generate_private_key()
     existing = TrackerFactory(private_key=existing_key)
     real = crypto.generate_identity

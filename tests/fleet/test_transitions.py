@@ -3,6 +3,7 @@ from django.db import transaction
 
 from fleet import services
 from fleet.exceptions import LifecycleError
+from fleet.services.lifecycle import move
 from tests.factories import TrackerFactory
 from tests.fleet.factories import CustomerOrderFactory
 from tests.fleet.support import macs
@@ -41,7 +42,7 @@ def test_move_rolls_back_when_a_tracker_is_in_the_wrong_state(db, unchanged):
         pytest.raises(LifecycleError, match="1 of 2 trackers could not move to IN_STOCK"),
         transaction.atomic(),
     ):
-        services._move([ok.pk, wrong.pk], L.IN_STOCK)
+        move([ok.pk, wrong.pk], L.IN_STOCK)
     check()
 
 

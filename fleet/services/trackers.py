@@ -1,0 +1,172 @@
+"""Trackers in and out of service: receipt from the manufacturer, import into a production
+run, retirement."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from tracking.models import ProductionRun, Tracker
+
+from ..exceptions import LifecycleError
+from ..models import Allocation, CustomerOrder
+from ..parsing import MacLine, parse_mac_list
+from .lifecycle import Lifecycle, audit, lock_trackers, move, refuse
+from .orders import lock_order, refresh_order_status
+
+
+@transaction.atomic
+def devices_receive(*, macs_text: bytes | str, user=None) -> int:
+    """Devices back from the manufacturer: their trackers move EXPORTED -> IN_STOCK."""
+    lines = parse_mac_list(macs_text)
+    trackers = lock_trackers(line.mac for line in lines)
+    errors = []
+    for line in lines:
+        tracker = trackers.get(line.mac)
+        if tracker is None:
+            errors.append(line.refuse("is not a known tracker"))
+        elif tracker.lifecycle_state == Lifecycle.IN_STOCK:
+            errors.append(line.refuse("is already in stock"))
+        elif tracker.lifecycle_state == Lifecycle.GENERATED:
+            errors.append(line.refuse("has not been exported to the manufacturer yet"))
+        elif tracker.lifecycle_state != Lifecycle.EXPORTED:
+            errors.append(line.refuse(f"is not awaiting receipt (state {tracker.lifecycle_state})"))
+    if errors:
+        raise LifecycleError(errors)
+    move([trackers[line.mac].pk for line in lines], Lifecycle.IN_STOCK)
+    audit(
+        action="devices.receive",
+        user=user,
+        target=f"{len(lines)} devices",
+        count=len(lines),
+        macs=[line.mac for line in lines],
+    )
+    return len(lines)
+
+
+# --- Import into a production run ----------------------------------------------------------
+
+
+@transaction.atomic
+def trackers_import(
+    *,
+    production_run: ProductionRun,
+    macs_text: bytes | str | None = None,
+    order: CustomerOrder | None = None,
+    user=None,
+) -> int:
+    """Trackers allocated to the run's client become ACTIVE in the run: the MACs listed, or
+    every tracker of `order` still waiting. A tracker may leave an older run of the same
+    client only once that run has ended."""
+    if (macs_text is None) == (order is None):
+        raise LifecycleError("give either a list of MAC addresses or an order, not both")
+    run = ProductionRun.objects.select_related("brand__client").get(pk=production_run.pk)
+    client = run.brand.client
+    now = timezone.now()
+    if run.ends_at < now:
+        raise LifecycleError(f'production run "{run}" ended on {run.ends_at:%Y-%m-%d}')
+
+    if order is not None:
+        order = lock_order(order)
+        if order.client_id != client.pk:
+            raise LifecycleError(
+                f'order "{order.reference}" is for {order.client}; production run "{run}" '
+                f"belongs to {client}"
+            )
+        macs = list(
+            order.allocations.current()
+            .filter(tracker__lifecycle_state=Lifecycle.ALLOCATED)
+            .order_by("tracker__mac_address")
+            .values_list("tracker__mac_address", flat=True)
+        )
+        if not macs:
+            raise LifecycleError(f'order "{order.reference}" has no trackers waiting for import')
+        lines = [MacLine(0, mac, mac) for mac in macs]
+    else:
+        lines = parse_mac_list(macs_text)
+
+    trackers = lock_trackers(line.mac for line in lines)
+    errors = []
+    for line in lines:
+        tracker = trackers.get(line.mac)
+        if tracker is None:
+            errors.append(refuse(line, "is not a known tracker"))
+            continue
+        state = tracker.lifecycle_state
+        if state not in (Lifecycle.ALLOCATED, Lifecycle.ACTIVE):
+            errors.append(refuse(line, f"is not allocated to a client (state {state})"))
+        elif tracker.client_id != client.pk:
+            errors.append(refuse(line, f"is allocated to another client ({tracker.client})"))
+        elif state == Lifecycle.ACTIVE:
+            other = tracker.production_run
+            if other is None:
+                continue
+            if other.pk == run.pk:
+                errors.append(refuse(line, f'is already active in production run "{run}"'))
+            elif other.ends_at >= now:
+                when = (
+                    f"which is still live (ends {other.ends_at:%Y-%m-%d})"
+                    if other.starts_at <= now
+                    else f"which has not started yet (starts {other.starts_at:%Y-%m-%d})"
+                )
+                errors.append(refuse(line, f'is active in production run "{other}", {when}'))
+    if errors:
+        raise LifecycleError(errors)
+
+    move(
+        [trackers[line.mac].pk for line in lines],
+        Lifecycle.ACTIVE,
+        production_run=run,
+        status=Tracker.Status.UNKNOWN,
+        status_changed_at=None,
+    )
+    audit(
+        action="trackers.import",
+        user=user,
+        target=str(run),
+        client=client,
+        production_run=run.pk,
+        order=order.reference if order else None,
+        count=len(lines),
+        macs=[line.mac for line in lines],
+    )
+    return len(lines)
+
+
+# --- Retirement ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def tracker_retire(*, macs_text: bytes | str, user=None, reason: str = "") -> int:
+    """Take trackers out of service for good (lost, broken, returned). A tracker that was
+    only allocated leaves its order, which then has room for a replacement."""
+    lines = parse_mac_list(macs_text)
+    trackers = lock_trackers(line.mac for line in lines)
+    errors = []
+    for line in lines:
+        tracker = trackers.get(line.mac)
+        if tracker is None:
+            errors.append(line.refuse("is not a known tracker"))
+        elif tracker.lifecycle_state == Lifecycle.RETIRED:
+            errors.append(line.refuse("is already retired"))
+    if errors:
+        raise LifecycleError(errors)
+    ids = [trackers[line.mac].pk for line in lines]
+    released = Allocation.objects.current().filter(
+        tracker__in=ids, tracker__lifecycle_state=Lifecycle.ALLOCATED
+    )
+    orders = list(CustomerOrder.objects.filter(allocations__in=released).distinct())
+    released.update(released_at=timezone.now())
+    move(ids, Lifecycle.RETIRED)
+    for order in orders:
+        if order.status != CustomerOrder.Status.CANCELLED:
+            refresh_order_status(order)
+    audit(
+        action="trackers.retire",
+        user=user,
+        target=f"{len(ids)} trackers",
+        count=len(ids),
+        reason=reason,
+        macs=[line.mac for line in lines],
+    )
+    return len(ids)
