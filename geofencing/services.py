@@ -175,36 +175,33 @@ _NEW_REPORTS = """
 # point index from each place (ST_DWithin), or the places' zone index from each report.
 _CLASSIFY_SQL = """
 WITH new AS MATERIALIZED (
-    SELECT r.id, r.tracker_id, r.observed_at,
+    SELECT r.id, r.tracker_id, r.observed_at, t.production_run_id,
            r.horizontal_accuracy <= %(max_accuracy)s AS accurate,
            COALESCE(r.observed_at < t.status_changed_at, false) AS late
     FROM tracking_locationreport r
     JOIN tracking_tracker t ON t.id = r.tracker_id
     WHERE {new}
 ), candidates AS (
-    SELECT r.id AS report_id, r.tracker_id, p.id AS place_id, p.kind, r.point <-> p.point AS d
+    SELECT r.id AS report_id, p.id AS place_id, p.kind, r.point <-> p.point AS d
     FROM tracking_locationreport r
-    JOIN tracking_tracker t ON t.id = r.tracker_id
     JOIN geofencing_place p
-      ON EXISTS (SELECT FROM geofencing_place_production_runs pr
-                 WHERE pr.place_id = p.id AND pr.productionrun_id = t.production_run_id)
-    WHERE {new} AND r.horizontal_accuracy <= %(max_accuracy)s
-      AND p.polygon IS NULL AND p.zone && r.point::geometry
-      AND ST_DWithin(r.point, p.point, p.radius_m)
+      ON p.polygon IS NULL AND p.zone && r.point::geometry
+     AND ST_DWithin(r.point, p.point, p.radius_m)
+    WHERE {candidate} AND r.horizontal_accuracy <= %(max_accuracy)s
     UNION ALL
-    SELECT r.id, r.tracker_id, p.id, p.kind, r.point <-> p.point
+    SELECT r.id, p.id, p.kind, r.point <-> p.point
     FROM tracking_locationreport r
-    JOIN tracking_tracker t ON t.id = r.tracker_id
     JOIN geofencing_place p
-      ON EXISTS (SELECT FROM geofencing_place_production_runs pr
-                 WHERE pr.place_id = p.id AND pr.productionrun_id = t.production_run_id)
-    WHERE {new} AND r.horizontal_accuracy <= %(max_accuracy)s
-      AND p.polygon IS NOT NULL AND p.zone && r.point::geometry
-      AND ST_Covers(p.polygon, r.point)
+      ON p.polygon IS NOT NULL AND p.zone && r.point::geometry
+     AND ST_Covers(p.polygon, r.point)
+    WHERE {candidate} AND r.horizontal_accuracy <= %(max_accuracy)s
 ), matches AS (
     SELECT DISTINCT ON (c.report_id) c.report_id, c.place_id, c.kind
     FROM candidates c
-    LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = c.tracker_id
+    JOIN new n ON n.id = c.report_id
+    JOIN geofencing_place_production_runs pr
+      ON pr.place_id = c.place_id AND pr.productionrun_id = n.production_run_id
+    LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = n.tracker_id
     ORDER BY c.report_id, c.kind = 'DELIVERY' DESC, COALESCE(c.place_id = s.place_id, false) DESC,
              c.d
 ), classified AS (
@@ -269,7 +266,13 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
         if tracker_ids is not None:
             scope = "r.tracker_id = ANY(%(ids)s)"
             params["ids"] = sorted({int(i) for i in tracker_ids})
-        sql = _CLASSIFY_SQL.format(new=_NEW_REPORTS.format(scope=scope))
+        sql = _CLASSIFY_SQL.format(
+            new=_NEW_REPORTS.format(scope=scope),
+            # Matching reads the reports table directly, so the planner may drive it from the
+            # places through the reports' point index; the per-tracker watermark applies in
+            # the join to `new`.
+            candidate=f"r.id > %(low)s AND r.id <= %(high)s AND {scope}",
+        )
 
         tracker_rows, state_rows, history_rows = [], [], []
         reports = skipped = trackers = 0
