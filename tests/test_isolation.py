@@ -25,6 +25,16 @@ PAGES = [
     Page("dashboard", lambda w: reverse("portal:dashboard"), owner=None),
     Page("run A", lambda w: reverse("portal:run-detail", args=[w.run_a.pk]), owner="a"),
     Page("run B", lambda w: reverse("portal:run-detail", args=[w.run_b.pk]), owner="b"),
+    Page(
+        "tracker history A",
+        lambda w: reverse("geofencing:tracker-history", args=[w.tracker_a.pk]),
+        owner="a",
+    ),
+    Page(
+        "tracker history B",
+        lambda w: reverse("geofencing:tracker-history", args=[w.tracker_b.pk]),
+        owner="b",
+    ),
     Page("api runs", lambda w: reverse("api:production-run-list"), owner=None, api=True),
     Page(
         "api run A",
