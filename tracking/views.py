@@ -2,6 +2,7 @@
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.urls import reverse
 
 from . import selectors
 
@@ -23,5 +24,23 @@ def dashboard(request):
 @login_required
 def production_run_detail(request, pk: int):
     run = selectors.production_run_get(user=request.user, pk=pk)
-    trackers = selectors.tracker_list(user=request.user, production_run=run)
-    return render(request, "portal/run_detail.html", {"run": run, "trackers": trackers})
+    trackers = list(selectors.tracker_list(user=request.user, production_run=run))
+    positions = [
+        {
+            "mac": t.mac_address,
+            "lat": t.last_point.y,
+            "lon": t.last_point.x,
+            "status": t.status,
+            "status_label": t.get_status_display(),
+            "last_report_at": t.last_report_at.isoformat() if t.last_report_at else "",
+            "city": t.nearest_city,
+            "url": reverse("geofencing:tracker-history", args=[t.pk]),
+        }
+        for t in trackers
+        if t.last_point is not None
+    ]
+    return render(
+        request,
+        "portal/run_detail.html",
+        {"run": run, "trackers": trackers, "positions": positions},
+    )

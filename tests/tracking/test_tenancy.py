@@ -92,3 +92,16 @@ def test_login_page_logs_a_customer_in(client, world):
     )
     assert response.status_code == 200
     assert "Alpha spring run" in response.content.decode()
+
+
+def test_run_page_maps_last_positions_of_own_trackers_only(client, world):
+    from django.contrib.gis.geos import Point
+
+    world.tracker_a.last_point = Point(16.37, 48.21, srid=4326)
+    world.tracker_a.last_report_at = timezone.now()
+    world.tracker_a.save()
+    client.force_login(world.a_viewer)
+    html = client.get(reverse("portal:run-detail", args=[world.run_a.pk])).content.decode()
+    assert 'id="run-trackers"' in html
+    assert world.tracker_a.mac_address in html and "48.21" in html
+    assert world.tracker_b.mac_address not in html
