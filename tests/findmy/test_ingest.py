@@ -139,3 +139,45 @@ def test_ingest_is_set_based_whatever_the_batch_size(tracker, django_assert_max_
     with django_assert_max_num_queries(len(small_queries.captured_queries)):
         ingest_payloads(batches=[(target(tracker), big)])
     assert LocationReport.objects.count() == 402
+
+
+def test_big_batches_go_in_chunks_with_the_same_result(tracker):
+    now = timezone.now().replace(microsecond=0)
+    others = [TrackerFactory(production_run=tracker.production_run) for _ in range(2)]
+    batches = []
+    for t in [tracker, *others]:
+        payloads = [report(t, now - timedelta(minutes=i), lat=i / 10) for i in range(150)]
+        payloads.append(payloads[0][:-1] + b"\x00")  # damaged
+        batches.append((target(t), payloads + payloads[:5]))  # and repeated
+    result = ingest_payloads(batches=batches, min_chunk_rows=10)
+    assert (result.returned, result.new, result.duplicate, result.undecryptable) == (
+        3 * 156,
+        450,
+        15,
+        3,
+    )
+    assert result.new_by_tracker == {t.pk: 150 for t in [tracker, *others]}
+    for t in [tracker, *others]:
+        t.refresh_from_db()
+        assert t.last_report_at == now and t.last_point.y == pytest.approx(0.0)
+
+
+def test_a_failed_chunk_rolls_the_whole_batch_back(tracker, monkeypatch):
+    from findmy import ingest
+
+    now = timezone.now().replace(microsecond=0)
+    payloads = [report(tracker, now - timedelta(minutes=i)) for i in range(60)]
+    calls = []
+    original = ingest._store_chunk
+
+    def failing(raw, rows, received_at):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("database went away")
+        return original(raw, rows, received_at)
+
+    monkeypatch.setattr(ingest, "_store_chunk", failing)
+    with pytest.raises(RuntimeError):
+        ingest_payloads(batches=[(target(tracker), payloads)], min_chunk_rows=10)
+    assert len(calls) >= 2
+    assert LocationReport.objects.count() == 0
