@@ -2,7 +2,7 @@
 `cryptography` key-generation loop.
 
 Run: .venv/bin/python bench/keys.py [--keys N] [--rounds R]
-The service writes into a throwaway database (bench_keys, created and dropped here).
+The service writes into a throwaway database (bench_fleet_keys, created and dropped here).
 The last line is `RESULT keys ratio=<service rate / bare rate>`: the median over rounds of
 the ratio within a round (both sides measured back to back, so a busy machine affects both).
 The service needs a second core for PostgreSQL; the bare loop does not.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trackersite.settings.test")
-os.environ.setdefault("TEST_DATABASE_NAME", "bench_keys")
+os.environ.setdefault("TEST_DATABASE_NAME", "bench_fleet_keys")
 
 import django  # noqa: E402
 
