@@ -129,16 +129,27 @@ def test_reports_outside_the_window_are_dropped(tracker):
     assert (result.new, result.out_of_window) == (2, 1)
 
 
-def test_ingest_is_set_based_whatever_the_batch_size(tracker, django_assert_max_num_queries):
+def test_ingest_is_set_based_whatever_the_batch_size(
+    tracker, monkeypatch, django_assert_max_num_queries
+):
+    from findmy import ingest
+
+    chunks = []
+    original = ingest._store_chunk
+
+    def counting(raw, rows, received_at):
+        # One chunk is TRUNCATE + COPY + INSERT ... ON CONFLICT, whatever its size.
+        chunks.append(len(rows))
+        return original(raw, rows, received_at)
+
+    monkeypatch.setattr(ingest, "_store_chunk", counting)
     now = timezone.now().replace(microsecond=0)
-    small = [report(tracker, now - timedelta(minutes=i)) for i in range(2)]
-    big = [report(tracker, now - timedelta(minutes=i)) for i in range(10, 410)]
-    # create/truncate temp table, COPY, INSERT ... RETURNING, savepoint handling
-    with django_assert_max_num_queries(6) as small_queries:
-        ingest_payloads(batches=[(target(tracker), small)])
-    with django_assert_max_num_queries(len(small_queries.captured_queries)):
-        ingest_payloads(batches=[(target(tracker), big)])
-    assert LocationReport.objects.count() == 402
+    big = [report(tracker, now - timedelta(minutes=i)) for i in range(400)]
+    # Statements through Django: SET LOCAL x2, CREATE TEMP TABLE, savepoint handling.
+    with django_assert_max_num_queries(6):
+        result = ingest_payloads(batches=[(target(tracker), big)])
+    assert result.new == 400 and LocationReport.objects.count() == 400
+    assert sum(chunks) == 400 and len(chunks) <= 4  # a few chunks, not 400 rows
 
 
 def test_big_batches_go_in_chunks_with_the_same_result(tracker):
