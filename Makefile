@@ -96,6 +96,7 @@ test: setup lint compose-check
 
 run: migrate
 	$(PY) manage.py install_schedules
+	$(PY) manage.py load_cities
 	$(PY) manage.py seed_demo
 	@echo ""
 	@echo "  Portal       http://127.0.0.1:$(WEB_PORT)/"

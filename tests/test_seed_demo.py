@@ -1,13 +1,26 @@
 from django.core.management import call_command
 
-from tracking.models import ProductionRun
+from findmy.models import AppleAccount
+from geofencing.models import Place
+from tracking.models import ProductionRun, Tracker
 
 
 def test_seed_demo_is_idempotent_and_the_customer_sees_the_live_run(db, client):
     call_command("seed_demo")
+    counts = (Tracker.objects.count(), Place.objects.count(), AppleAccount.objects.count())
     call_command("seed_demo")
+    assert (Tracker.objects.count(), Place.objects.count(), AppleAccount.objects.count()) == counts
+
     run = ProductionRun.objects.get(name="Demo winter run")
     assert run.phase() == ProductionRun.Phase.LIVE
+    assert run.trackers.filter(lifecycle_state=Tracker.Lifecycle.ACTIVE).count() == 50
+    assert Tracker.objects.filter(lifecycle_state=Tracker.Lifecycle.IN_STOCK).count() == 10
+    assert set(Place.objects.filter(production_runs=run).values_list("kind", flat=True)) == {
+        Place.Kind.DELIVERY,
+        Place.Kind.STORAGE,
+    }
+    assert AppleAccount.objects.get(name="demo").health == AppleAccount.Health.OK
+
     assert client.login(username="customer", password="customer-demo-pass")
     assert "Demo winter run" in client.get("/").content.decode()
     assert client.login(username="admin", password="admin-demo-pass")

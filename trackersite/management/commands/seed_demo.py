@@ -1,6 +1,10 @@
-"""Demo data for `make run`: a staff superuser, a customer, and a client with a live run.
+"""Demo data for `make run`, built through the same services staff use.
 
-Idempotent: running it again finds what it made before and changes nothing.
+A staff superuser, a customer, a client with a brand and a live production run with delivery
+and storage places in Vienna, 60 trackers taken from key generation through export, receipt,
+an order and its allocation into the run (10 stay in stock), and an Apple account whose
+session points at the FindMy simulator. Idempotent: a second run finds everything and
+changes nothing.
 """
 
 from datetime import timedelta
@@ -10,31 +14,32 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from tracking.models import Brand, Client, Membership, ProductionRun
+from findmy.models import AccountSession, AppleAccount
+from findmy.services import account_save_session
+from fleet import services as fleet
+from geofencing.services import places_seed_demo
+from tracking.models import Brand, Client, KeyBatch, Membership, ProductionRun
 
 DEMO_STAFF = ("admin", "admin-demo-pass")
 DEMO_CUSTOMER = ("customer", "customer-demo-pass")
+DEMO_BATCH = "demo-batch-1"
+DEMO_ORDER = "DEMO-PO-1"
 
 
 class Command(BaseCommand):
-    help = "Create demo users, a client, a brand and a live production run (idempotent)."
+    help = "Create demo users, a client with a live run, places, trackers and an Apple account."
+
+    def _user(self, username: str, password: str, **defaults):
+        user, created = get_user_model().objects.get_or_create(username=username, defaults=defaults)
+        if created:
+            user.set_password(password)
+            user.save()
+        return user
 
     @transaction.atomic
     def handle(self, *args, **options):
-        User = get_user_model()
-        staff, created = User.objects.get_or_create(
-            username=DEMO_STAFF[0],
-            defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"},
-        )
-        if created:
-            staff.set_password(DEMO_STAFF[1])
-            staff.save()
-        customer, created = User.objects.get_or_create(
-            username=DEMO_CUSTOMER[0], defaults={"email": "customer@example.com"}
-        )
-        if created:
-            customer.set_password(DEMO_CUSTOMER[1])
-            customer.save()
+        admin = self._user(*DEMO_STAFF, is_staff=True, is_superuser=True, email="admin@example.com")
+        customer = self._user(*DEMO_CUSTOMER, email="customer@example.com")
 
         client, _ = Client.objects.get_or_create(name="Demo Logistics")
         Membership.objects.get_or_create(
@@ -47,8 +52,29 @@ class Command(BaseCommand):
             name="Demo winter run",
             defaults={"starts_at": now - timedelta(days=2), "ends_at": now + timedelta(days=60)},
         )
+        places_seed_demo(production_run=run)
+
+        if not KeyBatch.objects.filter(name=DEMO_BATCH).exists():
+            batch = fleet.keys_generate(batch_name=DEMO_BATCH, count=60, user=admin)
+            fleet.batch_export(batch=batch, fmt="bin", user=admin)
+            macs = batch.trackers.values_list("mac_address", flat=True)
+            fleet.devices_receive(macs_text="\n".join(macs), user=admin)
+            order = fleet.order_create(client=client, reference=DEMO_ORDER, quantity=50, user=admin)
+            fleet.order_allocate(order=order, count=50, user=admin)
+            fleet.trackers_import(production_run=run, order=order, user=admin)
+
+        if not AppleAccount.objects.filter(name="demo").exists():
+            # The simulator accepts any credentials; an empty anisette URL means ANISETTE_URL.
+            account_save_session(
+                name="demo",
+                session=AccountSession(dsid="1000000001", search_party_token="demo-token"),
+                user=admin,
+                source="demo",
+            )
 
         self.stdout.write(self.style.SUCCESS("Demo data is ready."))
         self.stdout.write(f"  staff login:     {DEMO_STAFF[0]} / {DEMO_STAFF[1]}  (/admin/)")
         self.stdout.write(f"  customer login:  {DEMO_CUSTOMER[0]} / {DEMO_CUSTOMER[1]}  (/)")
-        self.stdout.write(f"  live run:        {run.name} (id {run.pk})")
+        self.stdout.write(
+            f"  live run:        {run.name} (id {run.pk}, {run.trackers.count()} trackers)"
+        )
