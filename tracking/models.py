@@ -332,7 +332,9 @@ class LocationRollup(models.Model):
     report_count = models.PositiveIntegerField()
     first_observed_at = models.DateTimeField()
     last_observed_at = models.DateTimeField()
-    centroid = gis_models.PointField(geography=True, srid=4326)
+    # No spatial index: history reads roll-ups by tracker and time, never by location, and
+    # a GiST index would cost more than the rows to write on every roll-up.
+    centroid = gis_models.PointField(geography=True, srid=4326, spatial_index=False)
     best_accuracy_m = models.PositiveSmallIntegerField()
 
     objects = RollupQuerySet.as_manager()
