@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.gis.geos import Point, Polygon
@@ -21,7 +22,7 @@ from django.utils import timezone
 from tracking.models import Client, ProductionRun
 
 from .models import City, Place, ProcessingCursor
-from .transitions import Observation, TrackerWalk
+from .transitions import Island, Observation, TrackerWalk
 
 logger = logging.getLogger(__name__)
 
@@ -162,82 +163,136 @@ class EvaluationResult:
     high_water: int
 
 
-# The new reports of the trackers in scope: newer than the tracker's watermark and than the
-# engine's global cursor (the effective watermark is the larger of the two), up to `high`.
-_NEW_REPORTS = """
-    r.id > %(low)s AND r.id <= %(high)s AND r.id > t.status_watermark AND {scope}
-"""
-
-# One statement: match the new accurate reports to their run's places (DELIVERY before STORAGE,
-# the tracker's current place before another of the same kind, then the nearest), classify
-# every report, and collapse consecutive reports classified alike into runs. Matching is
-# written against the base tables so the planner may probe either GiST index: the reports'
-# point index from each place (ST_DWithin), or the places' zone index from each report.
-_CLASSIFY_SQL = """
+# The engine's input, in one statement:
+#
+# * new: the accurate new reports of the trackers in scope (newer than the engine's global
+#   cursor `low` and than the tracker's own watermark: the effective watermark is the larger of
+#   the two), with what the tracker is now. `late` marks reports older than the walk's horizon
+#   (the last report of a pending departure streak, else the last status change); reports are
+#   walked in observed_at order, so the late ones are a prefix and the horizon never passes a
+#   report that is not late.
+# * candidates: every place each new report lies in (ST_DWithin on geography for circles,
+#   ST_Covers for polygons), written against the base tables and materialised, so the planner
+#   plans it as the bare spatial join it is: from each place through the reports' point index,
+#   or from each report through the places' zone index, whichever is cheaper.
+# * matches: per report the best place of its tracker's run: DELIVERY before STORAGE, the
+#   tracker's current place before another of the same kind, then the nearest.
+# * per_tracker: trackers whose every report is late or repeats where the tracker is, with no
+#   departure pending, cannot change (quiet); only they are summed up, in one row.
+# * islands: for the other trackers, consecutive reports classified alike (status, place,
+#   late) collapse into one row (first report, first and last time, count): the walk in
+#   Python (transitions.TrackerWalk.observe_island) costs per island, not per report.
+#
+# The first row is the totals row (tracker_id NULL): trackers, reports, and the late reports
+# of quiet trackers in the columns first_id, count and place_id. The island rows follow,
+# ordered by tracker and island, each with the tracker's state.
+_STATUS_SQL = """
 WITH new AS MATERIALIZED (
-    SELECT r.id, r.tracker_id, r.observed_at, t.production_run_id,
-           r.horizontal_accuracy <= %(max_accuracy)s AS accurate,
-           COALESCE(r.observed_at < t.status_changed_at, false) AS late
+    SELECT r.id, r.tracker_id, r.observed_at, t.production_run_id AS run_id,
+           t.status AS t_status, s.place_id AS s_place_id,
+           COALESCE(s.departure_streak = '[]'::jsonb, true) AS settled,
+           COALESCE(r.observed_at < GREATEST(t.status_changed_at,
+                                             (s.departure_streak -> -1 ->> 1)::timestamptz),
+                    false) AS late
     FROM tracking_locationreport r
     JOIN tracking_tracker t ON t.id = r.tracker_id
-    WHERE {new}
-), candidates AS (
+    LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = r.tracker_id
+    WHERE {reports} AND r.id > t.status_watermark
+), candidates AS MATERIALIZED (
     SELECT r.id AS report_id, p.id AS place_id, p.kind, r.point <-> p.point AS d
     FROM tracking_locationreport r
     JOIN geofencing_place p
       ON p.polygon IS NULL AND p.zone && r.point::geometry
      AND ST_DWithin(r.point, p.point, p.radius_m)
-    WHERE {candidate} AND r.horizontal_accuracy <= %(max_accuracy)s
+    WHERE {reports}
+    {polygons}
+), matches AS (
+    SELECT DISTINCT ON (c.report_id) c.report_id, c.place_id, c.kind
+    FROM candidates c
+    JOIN new n ON n.id = c.report_id
+    JOIN geofencing_place_production_runs pr
+      ON pr.place_id = c.place_id AND pr.productionrun_id = n.run_id
+    ORDER BY c.report_id, c.kind = 'DELIVERY' DESC,
+             c.place_id IS NOT DISTINCT FROM n.s_place_id DESC, c.d
+), classified AS (
+    SELECT n.tracker_id, n.id, n.observed_at, n.late, m.place_id,
+           CASE m.kind WHEN 'DELIVERY' THEN 'DELIVERED' WHEN 'STORAGE' THEN 'IN_STORAGE'
+                ELSE 'IN_TRANSIT' END AS status,
+           n.t_status, n.s_place_id, n.settled
+    FROM new n
+    LEFT JOIN matches m ON m.report_id = n.id
+), per_tracker AS MATERIALIZED (
+    SELECT tracker_id, count(*) AS reports, count(*) FILTER (WHERE late) AS late_reports,
+           bool_and(late OR (settled AND status = t_status
+                             AND place_id IS NOT DISTINCT FROM s_place_id)) AS quiet
+    FROM classified
+    GROUP BY tracker_id
+), marked AS (
+    SELECT c.tracker_id, c.id, c.observed_at, c.late, c.place_id, c.status,
+           CASE WHEN (c.status, c.place_id, c.late) IS NOT DISTINCT FROM
+                     (lag(c.status) OVER w, lag(c.place_id) OVER w, lag(c.late) OVER w)
+                THEN 0 ELSE 1 END AS starts
+    FROM classified c
+    JOIN per_tracker USING (tracker_id)
+    WHERE NOT per_tracker.quiet
+    WINDOW w AS (PARTITION BY c.tracker_id ORDER BY c.observed_at, c.id)
+), numbered AS (
+    SELECT *, sum(starts) OVER (PARTITION BY tracker_id ORDER BY observed_at, id) AS island
+    FROM marked
+), islands AS (
+    SELECT tracker_id, island, min(id) FILTER (WHERE starts = 1) AS first_id,
+           min(observed_at) AS first_at, max(observed_at) AS last_at, count(*) AS n,
+           status, place_id, late
+    FROM numbered
+    GROUP BY tracker_id, island, status, place_id, late
+)
+SELECT NULL::bigint AS tracker_id, 0::bigint AS island, count(*) AS first_id,
+       NULL::timestamptz AS first_at, NULL::timestamptz AS last_at,
+       COALESCE(sum(reports), 0)::bigint AS n, NULL::text AS status,
+       COALESCE(sum(late_reports) FILTER (WHERE quiet), 0)::bigint AS place_id,
+       NULL::boolean AS late, NULL::varchar AS t_status, NULL::timestamptz AS t_changed_at,
+       NULL::bigint AS s_place_id, NULL::timestamptz AS s_place_since,
+       NULL::jsonb AS s_streak
+FROM per_tracker
+UNION ALL
+SELECT i.tracker_id, i.island, i.first_id, i.first_at, i.last_at, i.n, i.status, i.place_id,
+       i.late, t.status, t.status_changed_at, s.place_id, s.place_since, s.departure_streak
+FROM islands i
+JOIN tracking_tracker t ON t.id = i.tracker_id
+LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = i.tracker_id
+ORDER BY tracker_id NULLS FIRST, island
+"""
+
+_POLYGON_CANDIDATES = """
     UNION ALL
     SELECT r.id, p.id, p.kind, r.point <-> p.point
     FROM tracking_locationreport r
     JOIN geofencing_place p
       ON p.polygon IS NOT NULL AND p.zone && r.point::geometry
      AND ST_Covers(p.polygon, r.point)
-    WHERE {candidate} AND r.horizontal_accuracy <= %(max_accuracy)s
-), matches AS (
-    SELECT DISTINCT ON (c.report_id) c.report_id, c.place_id, c.kind
-    FROM candidates c
-    JOIN new n ON n.id = c.report_id
-    JOIN geofencing_place_production_runs pr
-      ON pr.place_id = c.place_id AND pr.productionrun_id = n.production_run_id
-    LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = n.tracker_id
-    ORDER BY c.report_id, c.kind = 'DELIVERY' DESC, COALESCE(c.place_id = s.place_id, false) DESC,
-             c.d
-), classified AS (
-    SELECT n.tracker_id, n.id, n.observed_at, n.late,
-           CASE m.kind WHEN 'DELIVERY' THEN 'DELIVERED' WHEN 'STORAGE' THEN 'IN_STORAGE'
-                ELSE 'IN_TRANSIT' END AS status,
-           m.place_id
-    FROM new n
-    LEFT JOIN matches m ON m.report_id = n.id
-    WHERE n.accurate
-), marked AS (
-    SELECT *,
-           CASE WHEN (status, place_id, late)
-                     IS NOT DISTINCT FROM
-                     (lag(status) OVER w, lag(place_id) OVER w, lag(late) OVER w)
-                THEN 0 ELSE 1 END AS starts
-    FROM classified
-    WINDOW w AS (PARTITION BY tracker_id ORDER BY observed_at, id)
-), numbered AS (
-    SELECT *, sum(starts) OVER (PARTITION BY tracker_id ORDER BY observed_at, id) AS run
-    FROM marked
-), runs AS (
-    SELECT tracker_id, run, status, place_id,
-           min(id) FILTER (WHERE starts = 1) AS first_id,
-           min(observed_at) AS first_at, max(observed_at) AS last_at, count(*) AS n
-    FROM numbered
-    GROUP BY tracker_id, run, status, place_id
-)
-SELECT runs.tracker_id, runs.first_id, runs.first_at, runs.last_at, runs.n, runs.status,
-       runs.place_id, t.status, t.status_changed_at, s.place_id, s.place_since,
-       s.departure_streak
-FROM runs
-JOIN tracking_tracker t ON t.id = runs.tracker_id
-LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = runs.tracker_id
-ORDER BY runs.tracker_id, runs.run
+    WHERE {reports}
 """
+
+
+def _status_sql(*, scope: str, polygons: bool) -> str:
+    reports = (
+        "r.id > %(low)s AND r.id <= %(high)s"
+        f" AND r.horizontal_accuracy <= %(max_accuracy)s AND {scope}"
+    )
+    return _STATUS_SQL.format(
+        reports=reports,
+        polygons=_POLYGON_CANDIDATES.format(reports=reports) if polygons else "",
+    )
+
+
+def _fast_timestamps(cursor) -> None:
+    """Read timestamptz with psycopg's own loader (the C one when psycopg[binary] is there)
+    instead of Django's Python subclass: the session runs in UTC either way, and the engine
+    reads a timestamp or three per island."""
+    from psycopg import postgres, pq
+
+    oid = postgres.types["timestamptz"].oid
+    cursor.adapters.register_loader(oid, postgres.adapters.get_loader(oid, pq.Format.TEXT))
 
 
 def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> EvaluationResult:
@@ -248,12 +303,19 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
     cursor once instead of writing every tracker, and writes only the trackers whose status
     changed. A run limited to tracker_ids moves those trackers' own watermarks. Safe to run
     twice: the second run finds nothing new and changes nothing.
+
+    Classification and the collapse into islands happen in SQL (_STATUS_SQL); trackers that
+    cannot change are dropped there. Python walks the islands of the others (the debounce
+    rules in transitions.py); history goes in by COPY, trackers and their state by one
+    statement each from a COPY-filled temporary table.
     """
     departure_reports = max(1, int(settings.GEOFENCING_DEPARTURE_REPORTS))
     departure_minutes = float(getattr(settings, "GEOFENCING_DEPARTURE_MINUTES", 0.0))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_STATUS])
         cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves here
+        # The sorts and hashes of a batch fit in memory instead of spilling to disk.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute("SELECT COALESCE(MAX(id), 0) FROM tracking_locationreport")
         high = cursor.fetchone()[0]
         global_cursor, _ = ProcessingCursor.objects.select_for_update().get_or_create(name="status")
@@ -266,70 +328,70 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
         if tracker_ids is not None:
             scope = "r.tracker_id = ANY(%(ids)s)"
             params["ids"] = sorted({int(i) for i in tracker_ids})
-        sql = _CLASSIFY_SQL.format(
-            new=_NEW_REPORTS.format(scope=scope),
-            # Matching reads the reports table directly, so the planner may drive it from the
-            # places through the reports' point index; the per-tracker watermark applies in
-            # the join to `new`.
-            candidate=f"r.id > %(low)s AND r.id <= %(high)s AND {scope}",
-        )
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM geofencing_place WHERE polygon IS NOT NULL)")
+        polygons = cursor.fetchone()[0]
 
-        tracker_rows, state_rows, history_rows = [], [], []
-        reports = skipped = trackers = 0
+        raw = cursor.cursor
+        _fast_timestamps(raw)
+        raw.execute(_status_sql(scope=scope, polygons=polygons), params)
+        rows = iter(raw)
+        totals = next(rows)
+        trackers, reports, skipped = int(totals[2]), int(totals[5]), int(totals[7])
+
+        tracker_lines: list[str] = []
+        state_lines: list[str] = []
+        history_lines: list[str] = []
+        transitions = 0
         now = timezone.now()
         walk: TrackerWalk | None = None
         current_id = None
         before: tuple = ()
 
         def flush() -> None:
-            nonlocal skipped
+            nonlocal skipped, transitions
             if walk is None:
                 return
             skipped += walk.skipped_late
-            streak = [obs.to_json() for obs in walk.streak]
             if walk.transitions:
-                tracker_rows.append((current_id, walk.status, walk.status_changed_at))
+                transitions += len(walk.transitions)
+                tracker_lines.append(_copy_line((current_id, walk.status, walk.status_changed_at)))
+                for change in walk.transitions:
+                    history_lines.append(
+                        _copy_line((current_id, change.from_status, change.to_status, change.at,
+                                    change.place_id, change.from_place_id, change.report_id, now))
+                    )  # fmt: skip
+            streak = [obs.to_json() for obs in walk.streak]
             if (walk.place_id, walk.place_since, streak) != before:
-                state_rows.append((current_id, walk.place_id, walk.place_since, json.dumps(streak)))
-            for change in walk.transitions:
-                history_rows.append(
-                    (current_id, change.from_status, change.to_status, change.at,
-                     change.place_id, change.from_place_id, change.report_id, now)
-                )  # fmt: skip
-
-        with connection.connection.cursor(name="geofencing_status_walk") as stream:
-            stream.itersize = 20_000
-            stream.execute(sql, params)
-            for (
-                tracker_id, first_id, first_at, last_at, count, status, place_id,
-                t_status, t_changed_at, s_place_id, s_place_since, s_streak,
-            ) in stream:  # fmt: skip
-                reports += count
-                if tracker_id != current_id:
-                    flush()
-                    trackers += 1
-                    current_id = tracker_id
-                    if isinstance(s_streak, str):
-                        s_streak = json.loads(s_streak)
-                    s_streak = s_streak or []
-                    before = (s_place_id, s_place_since, s_streak)
-                    walk = TrackerWalk(
-                        status=t_status,
-                        place_id=s_place_id,
-                        place_since=s_place_since,
-                        status_changed_at=t_changed_at,
-                        streak=[Observation.from_json(item) for item in s_streak],
-                    )
-                walk.observe(
-                    Observation(first_id, first_at, status, place_id),
-                    departure_reports=departure_reports,
-                    departure_minutes=departure_minutes,
-                    count=count,
-                    last_observed_at=last_at,
+                state_lines.append(
+                    _copy_line((current_id, walk.place_id, walk.place_since, json.dumps(streak)))
                 )
-            flush()
 
-        _write_evaluation(cursor, tracker_rows, state_rows, history_rows, high)
+        for (
+            tracker_id, _island, first_id, first_at, last_at, count, status, place_id, late,
+            t_status, t_changed_at, s_place_id, s_place_since, s_streak,
+        ) in rows:  # fmt: skip
+            if tracker_id != current_id:
+                flush()
+                current_id = tracker_id
+                if isinstance(s_streak, str):
+                    s_streak = json.loads(s_streak)
+                s_streak = s_streak or []
+                before = (s_place_id, s_place_since, s_streak)
+                walk = TrackerWalk(
+                    status=t_status,
+                    place_id=s_place_id,
+                    place_since=s_place_since,
+                    status_changed_at=t_changed_at,
+                    streak=[Observation.from_json(item) for item in s_streak],
+                )
+            walk.observe_island(
+                Island(Observation(first_id, first_at, status, place_id), count, last_at, late),
+                departure_reports=departure_reports,
+                departure_minutes=departure_minutes,
+            )
+        flush()
+
+        _write_evaluation(cursor, tracker_lines, state_lines, history_lines, high)
         if tracker_ids is None:
             global_cursor.last_report_id = max(global_cursor.last_report_id, high)
             global_cursor.updated_at = now
@@ -343,7 +405,7 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
     result = EvaluationResult(
         trackers=trackers,
         reports=reports,
-        transitions=len(history_rows),
+        transitions=transitions,
         skipped_late=skipped,
         high_water=high,
     )
@@ -361,20 +423,44 @@ def effective_status_watermark(*, tracker) -> int:
     return max(tracker.status_watermark, cursor_id or 0)
 
 
-def _write_evaluation(cursor, tracker_rows, state_rows, history_rows, high: int) -> None:
-    """Set-based writes: trackers by UPDATE ... FROM a temp table, state by one upsert,
-    history by COPY."""
-    if tracker_rows:
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_line(values: tuple) -> str:
+    """One line of COPY's text format (None is \\N; datetimes in ISO 8601 with their offset)."""
+    out = []
+    for value in values:
+        if value is None:
+            out.append("\\N")
+        elif isinstance(value, str):
+            out.append(value.translate(_COPY_ESCAPES))
+        elif isinstance(value, datetime):
+            out.append(value.isoformat())
+        else:
+            out.append(str(value))
+    return "\t".join(out) + "\n"
+
+
+def _copy_lines(cursor, sql: str, lines: list[str]) -> None:
+    with cursor.cursor.copy(sql) as copy:
+        for start in range(0, len(lines), 10_000):
+            copy.write("".join(lines[start : start + 10_000]))
+
+
+def _write_evaluation(cursor, tracker_lines, state_lines, history_lines, high: int) -> None:
+    """Set-based writes: the changed trackers by UPDATE ... FROM a temp table, their state by
+    one upsert, history by COPY."""
+    if tracker_lines:
         cursor.execute(
             "DROP TABLE IF EXISTS _geofencing_tracker_eval;"
             " CREATE TEMP TABLE _geofencing_tracker_eval (tracker_id bigint, status text,"
             " status_changed_at timestamptz) ON COMMIT DROP"
         )
-        with cursor.cursor.copy(
-            "COPY _geofencing_tracker_eval (tracker_id, status, status_changed_at) FROM STDIN"
-        ) as copy:
-            for row in tracker_rows:
-                copy.write_row(row)
+        _copy_lines(
+            cursor,
+            "COPY _geofencing_tracker_eval (tracker_id, status, status_changed_at) FROM STDIN",
+            tracker_lines,
+        )
         cursor.execute(
             "UPDATE tracking_tracker t SET status = e.status,"
             " status_changed_at = e.status_changed_at,"
@@ -382,18 +468,18 @@ def _write_evaluation(cursor, tracker_rows, state_rows, history_rows, high: int)
             " FROM _geofencing_tracker_eval e WHERE t.id = e.tracker_id",
             [high],
         )
-    if state_rows:
+    if state_lines:
         cursor.execute(
             "DROP TABLE IF EXISTS _geofencing_state_eval;"
             " CREATE TEMP TABLE _geofencing_state_eval (tracker_id bigint, place_id bigint,"
             " place_since timestamptz, departure_streak jsonb) ON COMMIT DROP"
         )
-        with cursor.cursor.copy(
+        _copy_lines(
+            cursor,
             "COPY _geofencing_state_eval (tracker_id, place_id, place_since, departure_streak)"
-            " FROM STDIN"
-        ) as copy:
-            for row in state_rows:
-                copy.write_row(row)
+            " FROM STDIN",
+            state_lines,
+        )
         cursor.execute(
             "INSERT INTO geofencing_trackergeostate AS s (tracker_id, place_id, place_since,"
             " departure_streak)"
@@ -402,13 +488,13 @@ def _write_evaluation(cursor, tracker_rows, state_rows, history_rows, high: int)
             " ON CONFLICT (tracker_id) DO UPDATE SET place_id = EXCLUDED.place_id,"
             " place_since = EXCLUDED.place_since, departure_streak = EXCLUDED.departure_streak"
         )
-    if history_rows:
-        with cursor.cursor.copy(
+    if history_lines:
+        _copy_lines(
+            cursor,
             "COPY geofencing_statushistory (tracker_id, from_status, to_status, at, place_id,"
-            " from_place_id, report_id, recorded_at) FROM STDIN"
-        ) as copy:
-            for row in history_rows:
-                copy.write_row(row)
+            " from_place_id, report_id, recorded_at) FROM STDIN",
+            history_lines,
+        )
 
 
 # --- Roll-ups ----------------------------------------------------------------------------

@@ -17,13 +17,17 @@ other. The rules:
 * Reports older than the tracker's last status change, or than a pending departure streak,
   (late arrivals from the finder network) are skipped: history is never rewritten.
 
-The engine sends runs rather than single reports: consecutive reports with the same
-classification collapse into one row (first report, count, last time), which is all the rules
-need, so the walk costs per change of place, not per report.
+The engine sends islands rather than single reports: consecutive reports (in observed_at order)
+with the same classification and lateness collapse into one `Island` (first report, count,
+last time), which is all the rules need, so the walk costs per change of place, not per report.
+`islands` is the reference for that collapse (the engine does it in SQL with window functions);
+tests/geofencing/test_transitions.py checks that walking islands gives what walking every
+report gives.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -60,6 +64,38 @@ class Transition:
     report_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class Island:
+    """Consecutive reports of one tracker classified alike: the first one, how many, the last
+    one's time, and whether they are all older than the walk's horizon (late)."""
+
+    first: Observation
+    count: int
+    last_observed_at: datetime
+    late: bool = False
+
+
+def islands(reports: Iterable[Observation], *, horizon: datetime | None) -> Iterator[Island]:
+    """Collapse reports (sorted by observed_at, then id) into islands; `horizon` is the walk's
+    horizon before them (TrackerWalk.horizon()): reports older than it are late."""
+    first: Observation | None = None
+    count = 0
+    last_at = None
+    late = False
+    for obs in reports:
+        obs_late = horizon is not None and obs.observed_at < horizon
+        same = first is not None and (obs.status, obs.place_id) == (first.status, first.place_id)
+        if same and obs_late == late:
+            count += 1
+            last_at = obs.observed_at
+            continue
+        if first is not None:
+            yield Island(first, count, last_at, late)
+        first, count, last_at, late = obs, 1, obs.observed_at, obs_late
+    if first is not None:
+        yield Island(first, count, last_at, late)
+
+
 @dataclass(slots=True)
 class TrackerWalk:
     """The state of one tracker while its new reports are walked."""
@@ -72,6 +108,11 @@ class TrackerWalk:
     transitions: list[Transition] = field(default_factory=list)
     skipped_late: int = 0
 
+    def horizon(self) -> datetime | None:
+        """Reports older than this are late: the last pending departure report, else the last
+        status change."""
+        return self.streak[-1].observed_at if self.streak else self.status_changed_at
+
     def observe(
         self,
         obs: Observation,
@@ -82,18 +123,33 @@ class TrackerWalk:
         last_observed_at: datetime | None = None,
     ) -> None:
         """One report, or a run of `count` reports classified alike from obs to
-        last_observed_at."""
-        horizon = self.streak[-1].observed_at if self.streak else self.status_changed_at
-        if horizon is not None and obs.observed_at < horizon:
-            self.skipped_late += count
+        last_observed_at (late when obs is older than the horizon)."""
+        horizon = self.horizon()
+        late = horizon is not None and obs.observed_at < horizon
+        island = Island(obs, count, last_observed_at or obs.observed_at, late)
+        self.observe_island(
+            island, departure_reports=departure_reports, departure_minutes=departure_minutes
+        )
+
+    def observe_island(
+        self, island: Island, *, departure_reports: int, departure_minutes: float
+    ) -> None:
+        """An island of reports. Walks its first report, then repeats while a departure is
+        pending (the repeats only lengthen the streak: a confirmed departure is dated by the
+        streak's first report, which is exact). The repeats between the first and the last
+        stand in with the first report's id and time; the last repeat carries the last time,
+        so the minutes rule sees the island's full span. Every repeat either clears the streak
+        (back inside), extends it, or confirms it, so the loop ends within the streak's length
+        plus departure_reports steps whatever the island's size."""
+        if island.late:
+            self.skipped_late += island.count
             return
+        obs = island.first
         self._step(obs, departure_reports, departure_minutes)
-        # Repeats only matter while a departure is pending: they lengthen the streak.
-        repeats = min(count - 1, departure_reports)
-        for i in range(repeats):
-            if not self.streak:
-                break
-            at = last_observed_at if (i == repeats - 1 and last_observed_at) else obs.observed_at
+        remaining = island.count - 1
+        while remaining and self.streak:
+            remaining -= 1
+            at = obs.observed_at if remaining else island.last_observed_at
             self._step(
                 Observation(obs.report_id, at, obs.status, obs.place_id),
                 departure_reports,

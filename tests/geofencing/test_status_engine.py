@@ -275,3 +275,52 @@ def test_a_tracker_without_a_run_is_in_transit(world):
     add_report(loose, *VIENNA)
     services.evaluate_statuses()
     assert refreshed(loose).status == Status.IN_TRANSIT
+
+
+@pytest.mark.django_db
+@override_settings(GEOFENCING_DEPARTURE_REPORTS=2, GEOFENCING_DEPARTURE_MINUTES=0)
+def test_a_report_older_than_the_pending_streak_is_late_but_the_next_one_counts(
+    world, tracker_a, make_place
+):
+    make_place(world.run_a, STORAGE, *VIENNA, radius_m=200, name="Depot")
+    away = offset(*VIENNA, metres=4000)
+    add_report(tracker_a, *VIENNA, minutes=0)
+    add_report(tracker_a, *away, minutes=30)  # pending departure
+    services.evaluate_statuses()
+    assert refreshed(tracker_a).status == Status.IN_STORAGE
+
+    add_report(tracker_a, *away, minutes=20)  # older than the pending streak: late
+    add_report(tracker_a, *away, minutes=40)  # confirms the departure
+    result = services.evaluate_statuses()
+
+    assert result.skipped_late == 1
+    tracker = refreshed(tracker_a)
+    assert tracker.status == Status.IN_TRANSIT
+    assert tracker.status_changed_at == T0.replace(minute=30)
+    assert TrackerGeoState.objects.get(tracker=tracker).departure_streak == []
+
+
+@pytest.mark.django_db
+@override_settings(GEOFENCING_DEPARTURE_REPORTS=3, GEOFENCING_DEPARTURE_MINUTES=0)
+def test_trackers_that_stay_put_are_left_alone_and_counted(world, make_place):
+    make_place(world.run_a, DELIVERY, *VIENNA, radius_m=200, name="Shop")
+    settled = TrackerFactory(production_run=world.run_a)
+    wavering = TrackerFactory(production_run=world.run_a)
+    for tracker in (settled, wavering):
+        add_report(tracker, *VIENNA, minutes=0)
+    add_report(wavering, *offset(*VIENNA, metres=3000), minutes=5)  # pending departure
+    services.evaluate_statuses()
+    streak_before = TrackerGeoState.objects.get(tracker=wavering).departure_streak
+    assert len(streak_before) == 1
+
+    late = add_report(settled, *VIENNA, minutes=-30)
+    add_report(settled, *VIENNA, minutes=10)
+    add_report(wavering, *VIENNA, minutes=10)  # back inside: the streak is noise
+    result = services.evaluate_statuses()
+
+    assert (result.trackers, result.reports, result.transitions) == (2, 3, 0)
+    assert result.skipped_late == 1
+    assert services.effective_status_watermark(tracker=refreshed(settled)) >= late.id
+    assert TrackerGeoState.objects.get(tracker=wavering).departure_streak == []
+    assert refreshed(settled).status == refreshed(wavering).status == Status.DELIVERED
+    assert history(settled) == [(Status.UNKNOWN, Status.DELIVERED, "Shop")]
