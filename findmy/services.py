@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from tracking.encryption import InvalidToken
 from tracking.models import AuditEvent, Tracker
 
 from . import client, queue
@@ -201,14 +202,23 @@ def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -
         return run
 
     batches = []
+    unusable_keys = 0
     for claim in claims:
+        payloads = answer.payloads.get(claim.hashed_key, [])
+        try:
+            key = load_tracker_key(claim.private_key_encrypted)
+        except (InvalidToken, ValueError):
+            # A key that no longer decrypts (a rotation gone wrong): its reports can't be read.
+            logger.error("tracker %s: private key cannot be loaded", claim.mac_address)
+            unusable_keys += len(payloads)
+            continue
         target = IngestTarget(
             tracker_id=claim.tracker_id,
-            key=load_tracker_key(claim.private_key_encrypted),
+            key=key,
             window_start=claim.run_starts_at,
             window_end=claim.run_ends_at,
         )
-        batches.append((target, answer.payloads.get(claim.hashed_key, [])))
+        batches.append((target, payloads))
     with transaction.atomic():
         result = ingest_payloads(batches=batches, received_at=timezone.now())
         queue.record_answered(
@@ -219,10 +229,10 @@ def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -
         )
         account_record_success(account_id=account_id, reports=result.new, now=timezone.now())
         run.ids_answered = sum(1 for c in claims if answer.payloads.get(c.hashed_key))
-        run.reports_returned = result.returned + answer.undecodable
+        run.reports_returned = result.returned + answer.undecodable + unusable_keys
         run.reports_new = result.new
         run.reports_duplicate = result.duplicate
-        run.reports_undecryptable = result.undecryptable + answer.undecodable
+        run.reports_undecryptable = result.undecryptable + answer.undecodable + unusable_keys
         run.reports_out_of_window = result.out_of_window
         run.duration_ms = int((time.perf_counter() - started) * 1000)
         run.save()

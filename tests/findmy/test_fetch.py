@@ -331,3 +331,16 @@ def test_fetch_reports_command_for_one_tracker(simulator, account, make_trackers
     assert simulator.requested_ids() == {first.hashed_advertisement_key}
     assert LocationReport.objects.filter(tracker=first).exists()
     assert not LocationReport.objects.filter(tracker=second).exists()
+
+
+def test_a_tracker_whose_key_cannot_be_loaded_does_not_stop_the_batch(
+    simulator, account, make_trackers
+):
+    broken, fine = make_trackers(2)
+    type(broken).objects.filter(pk=broken.pk).update(private_key_encrypted=b"not a fernet token")
+    services.fetch_due()
+    run = FetchRun.objects.get()
+    served = len(simulator.produced[broken.hashed_advertisement_key])
+    assert run.reports_undecryptable == served > 0
+    assert stored_hashes([fine]) == set(produced_in_run(simulator, fine))
+    assert not LocationReport.objects.filter(tracker=broken).exists()
