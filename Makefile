@@ -105,7 +105,10 @@ run: migrate
 	@echo "  Simulator    http://127.0.0.1:$(SIMULATOR_PORT)/ (FindMy + anisette)"
 	@echo "  Logins are printed by seed_demo above. Ctrl-C stops everything."
 	@echo ""
+	@# The demo asks for each tracker every 2 minutes so the map moves while someone watches;
+	@# production keeps the 30-minute default that Apple tolerates.
 	WEB_PORT=$(WEB_PORT) SIMULATOR_PORT=$(SIMULATOR_PORT) \
+	FINDMY_FETCH_INTERVAL_MINUTES=2 FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS=1 \
 	FINDMY_FETCH_URL=http://127.0.0.1:$(SIMULATOR_PORT)/findmyservice/v2/fetch \
 	ANISETTE_URL=http://127.0.0.1:$(SIMULATOR_PORT)/ \
 	  $(VENV)/bin/honcho start -f Procfile
