@@ -327,7 +327,8 @@ class RollupQuerySet(TenantQuerySet):
 class LocationRollup(models.Model):
     """Reports summarised per tracker and bucket; history views read these for long ranges."""
 
-    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique (tracker, bucket) constraint's index leads with tracker.
+    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="+", db_index=False)
     bucket = models.DateTimeField()  # start of the hour / day, UTC
     report_count = models.PositiveIntegerField()
     first_observed_at = models.DateTimeField()
