@@ -508,70 +508,63 @@ class RollupResult:
     high_water: int
 
 
-# One pass over the new reports: aggregate them per (tracker, hour), merge those into the
-# hourly rows, and merge the same hourly aggregates per day into the daily rows. The centroid is
-# the mean of longitudes and latitudes, merged weighted by report count (exact for the mean;
-# a bucket straddling the antimeridian would average badly, which a tracker's hour never does).
-_ROLLUP_SQL = """
-WITH new_hours AS (
-    SELECT tracker_id,
-           date_trunc('hour', observed_at, 'UTC') AS bucket,
-           COUNT(*) AS n,
-           MIN(observed_at) AS first_at,
-           MAX(observed_at) AS last_at,
-           SUM(ST_X(point::geometry)) AS sum_x,
-           SUM(ST_Y(point::geometry)) AS sum_y,
-           MIN(horizontal_accuracy) AS best
-    FROM tracking_locationreport
-    WHERE id > %(low)s AND id <= %(high)s
-    GROUP BY 1, 2
-), hourly AS (
-    INSERT INTO tracking_hourlyrollup AS h
-        (tracker_id, bucket, report_count, first_observed_at, last_observed_at, centroid,
-         best_accuracy_m)
-    SELECT tracker_id, bucket, n, first_at, last_at,
-           ST_SetSRID(ST_MakePoint(sum_x / n, sum_y / n), 4326)::geography, best
-    FROM new_hours
-    ON CONFLICT (tracker_id, bucket) DO UPDATE SET
-        centroid = ST_SetSRID(ST_MakePoint(
-            (ST_X(h.centroid::geometry) * h.report_count
-             + ST_X(EXCLUDED.centroid::geometry) * EXCLUDED.report_count)
-            / (h.report_count + EXCLUDED.report_count),
-            (ST_Y(h.centroid::geometry) * h.report_count
-             + ST_Y(EXCLUDED.centroid::geometry) * EXCLUDED.report_count)
-            / (h.report_count + EXCLUDED.report_count)), 4326)::geography,
-        report_count = h.report_count + EXCLUDED.report_count,
-        first_observed_at = LEAST(h.first_observed_at, EXCLUDED.first_observed_at),
-        last_observed_at = GREATEST(h.last_observed_at, EXCLUDED.last_observed_at),
-        best_accuracy_m = LEAST(h.best_accuracy_m, EXCLUDED.best_accuracy_m)
-    RETURNING 1
-), daily AS (
-    INSERT INTO tracking_dailyrollup AS d
-        (tracker_id, bucket, report_count, first_observed_at, last_observed_at, centroid,
-         best_accuracy_m)
-    SELECT tracker_id, date_trunc('day', bucket, 'UTC'), SUM(n), MIN(first_at), MAX(last_at),
-           ST_SetSRID(ST_MakePoint(SUM(sum_x) / SUM(n), SUM(sum_y) / SUM(n)), 4326)::geography,
-           MIN(best)
-    FROM new_hours
-    GROUP BY 1, 2
-    ON CONFLICT (tracker_id, bucket) DO UPDATE SET
-        centroid = ST_SetSRID(ST_MakePoint(
-            (ST_X(d.centroid::geometry) * d.report_count
-             + ST_X(EXCLUDED.centroid::geometry) * EXCLUDED.report_count)
-            / (d.report_count + EXCLUDED.report_count),
-            (ST_Y(d.centroid::geometry) * d.report_count
-             + ST_Y(EXCLUDED.centroid::geometry) * EXCLUDED.report_count)
-            / (d.report_count + EXCLUDED.report_count)), 4326)::geography,
-        report_count = d.report_count + EXCLUDED.report_count,
-        first_observed_at = LEAST(d.first_observed_at, EXCLUDED.first_observed_at),
-        last_observed_at = GREATEST(d.last_observed_at, EXCLUDED.last_observed_at),
-        best_accuracy_m = LEAST(d.best_accuracy_m, EXCLUDED.best_accuracy_m)
-    RETURNING 1
-)
-SELECT (SELECT COALESCE(SUM(n), 0) FROM new_hours),
-       (SELECT COUNT(*) FROM hourly),
-       (SELECT COUNT(*) FROM daily)
+# The new reports are read and aggregated once, per (tracker, hour), into a temporary table:
+# CREATE TABLE AS may run the aggregate in parallel, which an INSERT ... SELECT never does.
+# The hourly rows are merged from it, and the daily rows from the same hourly aggregates.
+# The centroid is the mean of longitudes and latitudes, merged weighted by report count (exact
+# for the mean; a bucket straddling the antimeridian would average badly, which a tracker's
+# hour never does).
+_ROLLUP_HOURS_SQL = """
+CREATE TEMP TABLE _geofencing_rollup_hours ON COMMIT DROP AS
+SELECT tracker_id,
+       date_trunc('hour', observed_at, 'UTC') AS bucket,
+       count(*) AS n,
+       min(observed_at) AS first_at,
+       max(observed_at) AS last_at,
+       sum(ST_X(point::geometry)) AS sum_x,
+       sum(ST_Y(point::geometry)) AS sum_y,
+       min(horizontal_accuracy) AS best
+FROM tracking_locationreport
+WHERE id > %(low)s AND id <= %(high)s
+GROUP BY 1, 2
 """
+
+_ROLLUP_MERGE = """
+INSERT INTO {table} AS b
+    (tracker_id, bucket, report_count, first_observed_at, last_observed_at, centroid,
+     best_accuracy_m)
+SELECT tracker_id, bucket, n, first_at, last_at,
+       ST_SetSRID(ST_MakePoint(sum_x / n, sum_y / n), 4326)::geography, best
+FROM ({buckets}) buckets
+ON CONFLICT (tracker_id, bucket) DO UPDATE SET
+    centroid = ST_SetSRID(ST_MakePoint(
+        (ST_X(b.centroid::geometry) * b.report_count
+         + ST_X(EXCLUDED.centroid::geometry) * EXCLUDED.report_count)
+        / (b.report_count + EXCLUDED.report_count),
+        (ST_Y(b.centroid::geometry) * b.report_count
+         + ST_Y(EXCLUDED.centroid::geometry) * EXCLUDED.report_count)
+        / (b.report_count + EXCLUDED.report_count)), 4326)::geography,
+    report_count = b.report_count + EXCLUDED.report_count,
+    first_observed_at = LEAST(b.first_observed_at, EXCLUDED.first_observed_at),
+    last_observed_at = GREATEST(b.last_observed_at, EXCLUDED.last_observed_at),
+    best_accuracy_m = LEAST(b.best_accuracy_m, EXCLUDED.best_accuracy_m)
+"""
+
+_HOURLY_MERGE_SQL = _ROLLUP_MERGE.format(
+    table="tracking_hourlyrollup",
+    # In key order, so the unique index is filled left to right.
+    buckets="SELECT * FROM _geofencing_rollup_hours ORDER BY tracker_id, bucket",
+)
+
+_DAILY_MERGE_SQL = _ROLLUP_MERGE.format(
+    table="tracking_dailyrollup",
+    buckets=(
+        "SELECT tracker_id, date_trunc('day', bucket, 'UTC') AS bucket, sum(n) AS n,"
+        " min(first_at) AS first_at, max(last_at) AS last_at, sum(sum_x) AS sum_x,"
+        " sum(sum_y) AS sum_y, min(best) AS best"
+        " FROM _geofencing_rollup_hours GROUP BY 1, 2 ORDER BY 1, 2"
+    ),
+)
 
 
 def rollup_locations(*, rebuild: bool = False) -> RollupResult:
@@ -582,6 +575,8 @@ def rollup_locations(*, rebuild: bool = False) -> RollupResult:
     """
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_ROLLUP])
+        cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves here
+        cursor.execute("SET LOCAL work_mem = '64MB'")  # the hour buckets hash in memory
         cursor_row, _ = ProcessingCursor.objects.select_for_update().get_or_create(name="rollup")
         if rebuild:
             # Deferred foreign-key checks queued in this transaction block TRUNCATE.
@@ -592,8 +587,15 @@ def rollup_locations(*, rebuild: bool = False) -> RollupResult:
         high = cursor.fetchone()[0]
         if high <= cursor_row.last_report_id:
             return RollupResult(0, 0, 0, cursor_row.last_report_id)
-        cursor.execute(_ROLLUP_SQL, {"low": cursor_row.last_report_id, "high": high})
-        reports, hourly, daily = cursor.fetchone()
+        cursor.execute("DROP TABLE IF EXISTS _geofencing_rollup_hours")
+        cursor.execute(_ROLLUP_HOURS_SQL, {"low": cursor_row.last_report_id, "high": high})
+        cursor.execute("SELECT COALESCE(sum(n), 0) FROM _geofencing_rollup_hours")
+        reports = cursor.fetchone()[0]
+        cursor.execute(_HOURLY_MERGE_SQL)
+        hourly = cursor.rowcount
+        cursor.execute(_DAILY_MERGE_SQL)
+        daily = cursor.rowcount
+        cursor.execute("DROP TABLE _geofencing_rollup_hours")
         cursor_row.last_report_id = high
         cursor_row.updated_at = timezone.now()
         cursor_row.save(update_fields=["last_report_id", "updated_at"])
