@@ -29,7 +29,9 @@ def test_healthz_answers_503_when_redis_is_unreachable(client, db, settings):
 
 
 def _run_with_production_settings(extra_env: dict, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SECRET", "DATABASE_URL"))}
+    # Start from this environment less everything production must be given explicitly
+    # (make exports DATABASE_URL and REDIS_URL, for instance).
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
     env.update(DJANGO_SETTINGS_MODULE="trackersite.settings.production", **extra_env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
