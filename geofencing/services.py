@@ -338,11 +338,12 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
         totals = next(rows)
         trackers, reports, skipped = int(totals[2]), int(totals[5]), int(totals[7])
 
+        # COPY text lines: one per tracker whose status or state moved, one per transition.
         tracker_lines: list[str] = []
-        state_lines: list[str] = []
         history_lines: list[str] = []
         transitions = 0
         now = timezone.now()
+        recorded_at = now.isoformat()
         walk: TrackerWalk | None = None
         current_id = None
         before: tuple = ()
@@ -352,18 +353,23 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
             if walk is None:
                 return
             skipped += walk.skipped_late
-            if walk.transitions:
-                transitions += len(walk.transitions)
-                tracker_lines.append(_copy_line((current_id, walk.status, walk.status_changed_at)))
-                for change in walk.transitions:
-                    history_lines.append(
-                        _copy_line((current_id, change.from_status, change.to_status, change.at,
-                                    change.place_id, change.from_place_id, change.report_id, now))
-                    )  # fmt: skip
+            changes = walk.transitions
             streak = [obs.to_json() for obs in walk.streak]
-            if (walk.place_id, walk.place_since, streak) != before:
-                state_lines.append(
-                    _copy_line((current_id, walk.place_id, walk.place_since, json.dumps(streak)))
+            state_moved = (walk.place_id, walk.place_since, streak) != before
+            if not (changes or state_moved):
+                return
+            transitions += len(changes)
+            tracker_lines.append(
+                f"{current_id}\t{walk.status}\t{_copy_value(walk.status_changed_at)}"
+                f"\t{_copy_value(walk.place_id)}\t{_copy_value(walk.place_since)}"
+                f"\t{_copy_value(json.dumps(streak)) if streak else '[]'}"
+                f"\t{'t' if changes else 'f'}\t{'t' if state_moved else 'f'}\n"
+            )
+            for change in changes:
+                history_lines.append(
+                    f"{current_id}\t{change.from_status}\t{change.to_status}"
+                    f"\t{change.at.isoformat()}\t{_copy_value(change.place_id)}"
+                    f"\t{_copy_value(change.from_place_id)}\t{change.report_id}\t{recorded_at}\n"
                 )
 
         for (
@@ -374,7 +380,7 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
                 flush()
                 current_id = tracker_id
                 if isinstance(s_streak, str):
-                    s_streak = json.loads(s_streak)
+                    s_streak = json.loads(s_streak) if s_streak != "[]" else []
                 s_streak = s_streak or []
                 before = (s_place_id, s_place_since, s_streak)
                 walk = TrackerWalk(
@@ -391,7 +397,7 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
             )
         flush()
 
-        _write_evaluation(cursor, tracker_lines, state_lines, history_lines, high)
+        _write_evaluation(cursor, tracker_lines, history_lines, high)
         if tracker_ids is None:
             global_cursor.last_report_id = max(global_cursor.last_report_id, high)
             global_cursor.updated_at = now
@@ -426,19 +432,15 @@ def effective_status_watermark(*, tracker) -> int:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_line(values: tuple) -> str:
-    """One line of COPY's text format (None is \\N; datetimes in ISO 8601 with their offset)."""
-    out = []
-    for value in values:
-        if value is None:
-            out.append("\\N")
-        elif isinstance(value, str):
-            out.append(value.translate(_COPY_ESCAPES))
-        elif isinstance(value, datetime):
-            out.append(value.isoformat())
-        else:
-            out.append(str(value))
-    return "\t".join(out) + "\n"
+def _copy_value(value) -> str:
+    """One value in COPY's text format: None is \\N, datetimes ISO 8601 with their offset."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def _copy_lines(cursor, sql: str, lines: list[str]) -> None:
@@ -447,47 +449,46 @@ def _copy_lines(cursor, sql: str, lines: list[str]) -> None:
             copy.write("".join(lines[start : start + 10_000]))
 
 
-def _write_evaluation(cursor, tracker_lines, state_lines, history_lines, high: int) -> None:
-    """Set-based writes: the changed trackers by UPDATE ... FROM a temp table, their state by
-    one upsert, history by COPY."""
+# The trackers whose status moved, and the state of those whose place or streak moved, in one
+# statement from the walk's results.
+_WRITE_TRACKERS_SQL = """
+WITH moved AS (
+    UPDATE tracking_tracker t
+    SET status = e.status, status_changed_at = e.status_changed_at,
+        status_watermark = GREATEST(t.status_watermark, %(high)s)
+    FROM _geofencing_eval e
+    WHERE t.id = e.tracker_id AND e.status_moved
+    RETURNING 1
+)
+INSERT INTO geofencing_trackergeostate AS s (tracker_id, place_id, place_since, departure_streak)
+SELECT tracker_id, place_id, place_since, departure_streak
+FROM _geofencing_eval
+WHERE state_moved
+ON CONFLICT (tracker_id) DO UPDATE SET
+    place_id = EXCLUDED.place_id,
+    place_since = EXCLUDED.place_since,
+    departure_streak = EXCLUDED.departure_streak
+"""
+
+
+def _write_evaluation(cursor, tracker_lines, history_lines, high: int) -> None:
+    """Set-based writes: trackers and their state from a COPY-filled temp table (one
+    statement), history by COPY."""
     if tracker_lines:
         cursor.execute(
-            "DROP TABLE IF EXISTS _geofencing_tracker_eval;"
-            " CREATE TEMP TABLE _geofencing_tracker_eval (tracker_id bigint, status text,"
-            " status_changed_at timestamptz) ON COMMIT DROP"
+            "DROP TABLE IF EXISTS _geofencing_eval;"
+            " CREATE TEMP TABLE _geofencing_eval (tracker_id bigint, status text,"
+            " status_changed_at timestamptz, place_id bigint, place_since timestamptz,"
+            " departure_streak jsonb, status_moved boolean, state_moved boolean)"
+            " ON COMMIT DROP"
         )
         _copy_lines(
             cursor,
-            "COPY _geofencing_tracker_eval (tracker_id, status, status_changed_at) FROM STDIN",
+            "COPY _geofencing_eval (tracker_id, status, status_changed_at, place_id,"
+            " place_since, departure_streak, status_moved, state_moved) FROM STDIN",
             tracker_lines,
         )
-        cursor.execute(
-            "UPDATE tracking_tracker t SET status = e.status,"
-            " status_changed_at = e.status_changed_at,"
-            " status_watermark = GREATEST(t.status_watermark, %s)"
-            " FROM _geofencing_tracker_eval e WHERE t.id = e.tracker_id",
-            [high],
-        )
-    if state_lines:
-        cursor.execute(
-            "DROP TABLE IF EXISTS _geofencing_state_eval;"
-            " CREATE TEMP TABLE _geofencing_state_eval (tracker_id bigint, place_id bigint,"
-            " place_since timestamptz, departure_streak jsonb) ON COMMIT DROP"
-        )
-        _copy_lines(
-            cursor,
-            "COPY _geofencing_state_eval (tracker_id, place_id, place_since, departure_streak)"
-            " FROM STDIN",
-            state_lines,
-        )
-        cursor.execute(
-            "INSERT INTO geofencing_trackergeostate AS s (tracker_id, place_id, place_since,"
-            " departure_streak)"
-            " SELECT tracker_id, place_id, place_since, departure_streak"
-            " FROM _geofencing_state_eval"
-            " ON CONFLICT (tracker_id) DO UPDATE SET place_id = EXCLUDED.place_id,"
-            " place_since = EXCLUDED.place_since, departure_streak = EXCLUDED.departure_streak"
-        )
+        cursor.execute(_WRITE_TRACKERS_SQL, {"high": high})
     if history_lines:
         _copy_lines(
             cursor,
