@@ -306,8 +306,8 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
 
     Classification and the collapse into islands happen in SQL (_STATUS_SQL); trackers that
     cannot change are dropped there. Python walks the islands of the others (the debounce
-    rules in transitions.py); history goes in by COPY, trackers and their state by one
-    statement each from a COPY-filled temporary table.
+    rules in transitions.py); history goes in by COPY, the moved trackers and their state by
+    one statement from a COPY-filled temporary table.
     """
     departure_reports = max(1, int(settings.GEOFENCING_DEPARTURE_REPORTS))
     departure_minutes = float(getattr(settings, "GEOFENCING_DEPARTURE_MINUTES", 0.0))

@@ -1,11 +1,14 @@
 """The status engine: geodesic matching, priorities, debounce, ordering and idempotence."""
 
+import random
+
 import pytest
 from django.contrib.gis.geos import Polygon
 from django.test import override_settings
 
 from geofencing import services
 from geofencing.models import StatusHistory, TrackerGeoState
+from geofencing.transitions import Observation, TrackerWalk
 from tests.factories import ProductionRunFactory, TrackerFactory
 from tracking.models import Tracker
 
@@ -324,3 +327,95 @@ def test_trackers_that_stay_put_are_left_alone_and_counted(world, make_place):
     assert TrackerGeoState.objects.get(tracker=wavering).departure_streak == []
     assert refreshed(settled).status == refreshed(wavering).status == Status.DELIVERED
     assert history(settled) == [(Status.UNKNOWN, Status.DELIVERED, "Shop")]
+
+
+def reference_walk(batches, classify, *, departure_reports, departure_minutes):
+    """The per-report walk the engine must match: every accurate report of a batch in
+    (observed_at, id) order, late ones skipped."""
+    walk = TrackerWalk(Status.UNKNOWN, None, None, None)
+    for batch in batches:
+        for report in sorted(batch, key=lambda r: (r.observed_at, r.id)):
+            if report.horizontal_accuracy > 250:
+                continue
+            status, place_id = classify(report)
+            walk.observe(
+                Observation(report.id, report.observed_at, status, place_id),
+                departure_reports=departure_reports,
+                departure_minutes=departure_minutes,
+            )
+    return walk
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", range(10))
+def test_engine_equals_the_per_report_walk_on_random_journeys(world, make_place, seed):
+    rng = random.Random(seed)
+    departure_reports, departure_minutes = rng.choice([(1, 0), (2, 0), (3, 0), (3, 30.0)])
+    spots = {
+        "shop": make_place(world.run_a, DELIVERY, *VIENNA, radius_m=200, name="Shop"),
+        "depot": make_place(
+            world.run_a, STORAGE, *offset(*VIENNA, metres=5000), radius_m=200, name="Depot"
+        ),
+        "yard": make_place(
+            world.run_a, STORAGE, *offset(*VIENNA, metres=10000), radius_m=200, name="Yard"
+        ),
+    }
+    by_place = {place.pk: place for place in spots.values()}
+    away = offset(*VIENNA, metres=20000, bearing=0)
+    trackers = [TrackerFactory(production_run=world.run_a) for _ in range(12)]
+    batches = {tracker.pk: [] for tracker in trackers}
+    clock = dict.fromkeys(batches, 0.0)
+    where = dict.fromkeys(batches, "away")
+
+    def classify(report):
+        for place in by_place.values():
+            if report.point.distance(place.point) < 0.01:  # placed at the centre below
+                kind = Status.DELIVERED if place.kind == DELIVERY else Status.IN_STORAGE
+                return kind, place.pk
+        return Status.IN_TRANSIT, None
+
+    with override_settings(
+        GEOFENCING_DEPARTURE_REPORTS=departure_reports,
+        GEOFENCING_DEPARTURE_MINUTES=departure_minutes,
+    ):
+        for _ in range(4):
+            for tracker in trackers:
+                batch = []
+                for _ in range(rng.randint(0, 6)):
+                    if rng.random() < 0.3:  # elsewhere for a while, else where it was
+                        where[tracker.pk] = rng.choice([*spots, "away"])
+                    spot = where[tracker.pk]
+                    clock[tracker.pk] += rng.choice([1, 5, 10, 20])
+                    minutes = clock[tracker.pk]
+                    if rng.random() < 0.15:
+                        minutes -= rng.choice([15, 60, 240])  # a late arrival
+                    lon, lat = away if spot == "away" else spots[spot].point.coords
+                    accuracy = 900 if rng.random() < 0.1 else 20
+                    batch.append(add_report(tracker, lon, lat, minutes=minutes, accuracy=accuracy))
+                batches[tracker.pk].append(batch)
+            services.evaluate_statuses()
+
+    for tracker in trackers:
+        expected = reference_walk(
+            batches[tracker.pk],
+            classify,
+            departure_reports=departure_reports,
+            departure_minutes=departure_minutes,
+        )
+        tracker = refreshed(tracker)
+        state = TrackerGeoState.objects.filter(tracker=tracker).first()
+        assert (tracker.status, tracker.status_changed_at) == (
+            expected.status,
+            expected.status_changed_at,
+        )
+        assert (state.place_id if state else None) == expected.place_id
+        assert len(state.departure_streak if state else []) == len(expected.streak)
+        recorded = list(
+            StatusHistory.objects.filter(tracker=tracker)
+            .order_by("at", "id")
+            .values_list("from_status", "to_status", "place_id", "from_place_id", "at", "report_id")
+        )
+        assert recorded == [
+            (t.from_status, t.to_status, t.place_id, t.from_place_id, t.at, t.report_id)
+            for t in expected.transitions
+        ]
