@@ -247,7 +247,11 @@ class Tracker(models.Model):
 
     # Latest position, from the newest observed_at (not the newest arrival).
     last_report_at = models.DateTimeField(null=True, blank=True)
-    last_point = gis_models.PointField(geography=True, srid=4326, null=True, blank=True)
+    # No spatial index: nothing looks trackers up by area, and without an index on the
+    # position columns PostgreSQL updates the row in place (HOT) on every new report.
+    last_point = gis_models.PointField(
+        geography=True, srid=4326, null=True, blank=True, spatial_index=False
+    )
     last_accuracy_m = models.FloatField(null=True, blank=True)
     nearest_city = models.CharField(max_length=200, blank=True)
     nearest_country_code = models.CharField(max_length=2, blank=True)
@@ -275,10 +279,15 @@ class LocationReportQuerySet(TenantQuerySet):
 class LocationReport(models.Model):
     """One decrypted report from the FindMy network. The big table: write it set-based."""
 
-    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="reports")
+    # Indexed by (tracker, -observed_at) below, which also serves lookups by tracker alone.
+    tracker = models.ForeignKey(
+        Tracker, on_delete=models.CASCADE, related_name="reports", db_index=False
+    )
     observed_at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
-    point = gis_models.PointField(geography=True, srid=4326)
+    # No spatial index: reports are matched to places through the places' index, and every
+    # index on this table is paid for on each of millions of inserts.
+    point = gis_models.PointField(geography=True, srid=4326, spatial_index=False)
     horizontal_accuracy = models.PositiveSmallIntegerField()
     confidence = models.PositiveSmallIntegerField()
     status_byte = models.PositiveSmallIntegerField()
