@@ -247,7 +247,10 @@ BARE_JOIN = """
     WITH inside AS MATERIALIZED (
         SELECT r.id, r.tracker_id, p.id AS place_id
         FROM tracking_locationreport r
-        JOIN geofencing_place p ON ST_DWithin(r.point, p.point, p.radius_m)
+        -- zone is the places' indexed bounding geometry: reports carry no spatial index,
+        -- so this is the index any hand-written join over this schema goes through.
+        JOIN geofencing_place p
+          ON p.zone && r.point::geometry AND ST_DWithin(r.point, p.point, p.radius_m)
         WHERE r.id > %(low)s AND r.id <= %(high)s AND r.horizontal_accuracy <= %(acc)s
     )
     SELECT i.id, i.place_id

@@ -173,8 +173,8 @@ class EvaluationResult:
 #   report that is not late.
 # * candidates: every place each new report lies in (ST_DWithin on geography for circles,
 #   ST_Covers for polygons), written against the base tables and materialised, so the planner
-#   plans it as the bare spatial join it is: from each place through the reports' point index,
-#   or from each report through the places' zone index, whichever is cheaper.
+#   plans it as the bare spatial join it is: from each report through the places' zone
+#   index (reports carry no spatial index).
 # * matches: per report the best place of its tracker's run: DELIVERY before STORAGE, the
 #   tracker's current place before another of the same kind, then the nearest.
 # * per_tracker: trackers whose every report is late or repeats where the tracker is, with no
