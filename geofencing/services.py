@@ -530,42 +530,51 @@ WHERE id > %(low)s AND id <= %(high)s
 GROUP BY 1, 2
 """
 
-_ROLLUP_MERGE = """
-INSERT INTO {table} AS b
-    (tracker_id, bucket, report_count, first_observed_at, last_observed_at, centroid,
-     best_accuracy_m)
-SELECT tracker_id, bucket, n, first_at, last_at,
-       ST_SetSRID(ST_MakePoint(sum_x / n, sum_y / n), 4326)::geography, best
-FROM ({buckets}) buckets
-ON CONFLICT (tracker_id, bucket) DO UPDATE SET
+# Merging is an UPDATE of the buckets that already hold rows, then a plain INSERT of the
+# others: one roll-up runs at a time (advisory lock), and a plain INSERT skips the speculative
+# insertion that ON CONFLICT pays on every row.
+_ROLLUP_UPDATE = """
+UPDATE {table} AS b SET
     centroid = ST_SetSRID(ST_MakePoint(
-        (ST_X(b.centroid::geometry) * b.report_count
-         + ST_X(EXCLUDED.centroid::geometry) * EXCLUDED.report_count)
-        / (b.report_count + EXCLUDED.report_count),
-        (ST_Y(b.centroid::geometry) * b.report_count
-         + ST_Y(EXCLUDED.centroid::geometry) * EXCLUDED.report_count)
-        / (b.report_count + EXCLUDED.report_count)), 4326)::geography,
-    report_count = b.report_count + EXCLUDED.report_count,
-    first_observed_at = LEAST(b.first_observed_at, EXCLUDED.first_observed_at),
-    last_observed_at = GREATEST(b.last_observed_at, EXCLUDED.last_observed_at),
-    best_accuracy_m = LEAST(b.best_accuracy_m, EXCLUDED.best_accuracy_m)
+        (ST_X(b.centroid::geometry) * b.report_count + x.sum_x) / (b.report_count + x.n),
+        (ST_Y(b.centroid::geometry) * b.report_count + x.sum_y) / (b.report_count + x.n)),
+        4326)::geography,
+    report_count = b.report_count + x.n,
+    first_observed_at = LEAST(b.first_observed_at, x.first_at),
+    last_observed_at = GREATEST(b.last_observed_at, x.last_at),
+    best_accuracy_m = LEAST(b.best_accuracy_m, x.best)
+FROM ({buckets}) x
+WHERE b.tracker_id = x.tracker_id AND b.bucket = x.bucket
 """
 
-_HOURLY_MERGE_SQL = _ROLLUP_MERGE.format(
-    table="tracking_hourlyrollup",
-    # In key order, so the unique index is filled left to right.
-    buckets="SELECT * FROM _geofencing_rollup_hours ORDER BY tracker_id, bucket",
+_ROLLUP_INSERT = """
+INSERT INTO {table}
+    (tracker_id, bucket, report_count, first_observed_at, last_observed_at, centroid,
+     best_accuracy_m)
+SELECT x.tracker_id, x.bucket, x.n, x.first_at, x.last_at,
+       ST_SetSRID(ST_MakePoint(x.sum_x / x.n, x.sum_y / x.n), 4326)::geography, x.best
+FROM ({buckets}) x
+WHERE NOT EXISTS (
+    SELECT 1 FROM {table} b WHERE b.tracker_id = x.tracker_id AND b.bucket = x.bucket
+)
+ORDER BY x.tracker_id, x.bucket
+"""
+
+_HOURLY_BUCKETS = "SELECT * FROM _geofencing_rollup_hours"
+_DAILY_BUCKETS = (
+    "SELECT tracker_id, date_trunc('day', bucket, 'UTC') AS bucket, sum(n) AS n,"
+    " min(first_at) AS first_at, max(last_at) AS last_at, sum(sum_x) AS sum_x,"
+    " sum(sum_y) AS sum_y, min(best) AS best"
+    " FROM _geofencing_rollup_hours GROUP BY 1, 2"
 )
 
-_DAILY_MERGE_SQL = _ROLLUP_MERGE.format(
-    table="tracking_dailyrollup",
-    buckets=(
-        "SELECT tracker_id, date_trunc('day', bucket, 'UTC') AS bucket, sum(n) AS n,"
-        " min(first_at) AS first_at, max(last_at) AS last_at, sum(sum_x) AS sum_x,"
-        " sum(sum_y) AS sum_y, min(best) AS best"
-        " FROM _geofencing_rollup_hours GROUP BY 1, 2 ORDER BY 1, 2"
-    ),
-)
+
+def _merge_buckets(cursor, *, table: str, buckets: str) -> int:
+    """Fold aggregated buckets into a roll-up table; returns the buckets touched."""
+    cursor.execute(_ROLLUP_UPDATE.format(table=table, buckets=buckets))
+    updated = cursor.rowcount
+    cursor.execute(_ROLLUP_INSERT.format(table=table, buckets=buckets))
+    return updated + cursor.rowcount
 
 
 def rollup_locations(*, rebuild: bool = False) -> RollupResult:
@@ -592,10 +601,8 @@ def rollup_locations(*, rebuild: bool = False) -> RollupResult:
         cursor.execute(_ROLLUP_HOURS_SQL, {"low": cursor_row.last_report_id, "high": high})
         cursor.execute("SELECT COALESCE(sum(n), 0) FROM _geofencing_rollup_hours")
         reports = cursor.fetchone()[0]
-        cursor.execute(_HOURLY_MERGE_SQL)
-        hourly = cursor.rowcount
-        cursor.execute(_DAILY_MERGE_SQL)
-        daily = cursor.rowcount
+        hourly = _merge_buckets(cursor, table="tracking_hourlyrollup", buckets=_HOURLY_BUCKETS)
+        daily = _merge_buckets(cursor, table="tracking_dailyrollup", buckets=_DAILY_BUCKETS)
         cursor.execute("DROP TABLE _geofencing_rollup_hours")
         cursor_row.last_report_id = high
         cursor_row.updated_at = timezone.now()

@@ -337,7 +337,13 @@ class LocationRollup(models.Model):
     """Reports summarised per tracker and bucket; history views read these for long ranges."""
 
     # No index of its own: the unique (tracker, bucket) constraint's index leads with tracker.
-    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No database constraint either: roll-ups are derived data, written only by the roll-up
+    # service from reports (whose own foreign key guarantees the tracker), rebuildable with
+    # `rollup_locations --rebuild`, and a per-row check cost a third of every roll-up run.
+    # Deleting a tracker through Django still deletes its roll-ups (on_delete=CASCADE).
+    tracker = models.ForeignKey(
+        Tracker, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     bucket = models.DateTimeField()  # start of the hour / day, UTC
     report_count = models.PositiveIntegerField()
     first_observed_at = models.DateTimeField()

@@ -83,3 +83,14 @@ def test_rollup_twice_changes_nothing_and_rebuild_gives_the_same(world, tracker_
     after = rolled(HourlyRollup), rolled(DailyRollup)
     assert after[0].keys() == before[0].keys()
     assert_rollups_match_raw()
+
+
+@pytest.mark.django_db
+def test_deleting_a_tracker_deletes_its_rollups(world, tracker_a):
+    for i in range(5):
+        add_report(tracker_a, 16.37, 48.2, minutes=i * 90)
+    services.rollup_locations()
+    assert HourlyRollup.objects.filter(tracker=tracker_a).count() == 5
+    tracker_a.delete()
+    assert not HourlyRollup.objects.exists()
+    assert not DailyRollup.objects.exists()
