@@ -9,7 +9,8 @@ PYTHON ?= python3
 DB_NAME ?= trackersite
 PG_URL ?= postgresql://postgres@127.0.0.1:5432
 export DATABASE_URL ?= postgis://postgres@127.0.0.1:5432/$(DB_NAME)
-export REDIS_URL ?= redis://127.0.0.1:6379/0
+REDIS_PORT ?= 6379
+export REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
 SIMULATOR_PORT ?= 8765
 WEB_PORT ?= 8000
 
@@ -63,9 +64,9 @@ services:
 	@if ! command -v redis-server >/dev/null; then $(call apt_install,redis-server); fi
 	@if ! redis-cli -u '$(REDIS_URL)' ping >/dev/null 2>&1; then \
 	  echo "==> starting Redis"; \
-	  mkdir -p /tmp/trackersite-redis; \
-	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-	    --dir /tmp/trackersite-redis --logfile /tmp/trackersite-redis/redis.log; \
+	  mkdir -p /tmp/trackersite-redis-$(REDIS_PORT); \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port $(REDIS_PORT) --save "" --appendonly no \
+	    --dir /tmp/trackersite-redis-$(REDIS_PORT) --logfile /tmp/trackersite-redis-$(REDIS_PORT)/redis.log; \
 	  for i in $$(seq 1 20); do redis-cli -u '$(REDIS_URL)' ping >/dev/null 2>&1 && break; sleep 0.5; done; \
 	  redis-cli -u '$(REDIS_URL)' ping >/dev/null || { echo "Redis is not reachable at $(REDIS_URL)"; exit 1; }; \
 	fi
