@@ -43,6 +43,10 @@ class Visit:
     left_at: datetime | None  # None: still there
 
     @property
+    def status_label(self) -> str:
+        return Tracker.Status(self.status).label
+
+    @property
     def dwell(self) -> timedelta:
         return (self.left_at or timezone.now()) - self.arrived_at
 
