@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from tracking.models import AuditEvent, Client, Tracker
 
@@ -59,3 +59,19 @@ def refuse(line: MacLine, reason: str) -> str:
     if line.line:
         return line.refuse(reason)
     return f'tracker "{line.mac}" {reason}'
+
+
+def refusals(
+    lines: Iterable[MacLine],
+    trackers: dict[str, Tracker],
+    objection: Callable[[Tracker], str | None],
+) -> list[str]:
+    """One message per line that can't go ahead: an unknown MAC, or what `objection` says
+    against its tracker (None when it has nothing against it)."""
+    errors = []
+    for line in lines:
+        tracker = trackers.get(line.mac)
+        reason = "is not a known tracker" if tracker is None else objection(tracker)
+        if reason:
+            errors.append(refuse(line, reason))
+    return errors

@@ -10,7 +10,7 @@ from tracking.models import Client, Tracker
 from ..exceptions import LifecycleError
 from ..models import Allocation, CustomerOrder
 from ..parsing import MacLine, parse_mac_list
-from .lifecycle import Lifecycle, actor, audit, lock_trackers, move
+from .lifecycle import Lifecycle, actor, audit, lock_trackers, move, refusals
 
 
 @transaction.atomic
@@ -116,23 +116,23 @@ def _allocation_errors(
     allocated: int,
     room: int,
 ) -> list[str]:
-    errors = []
     current = {
         a.tracker_id: a.order
         for a in Allocation.objects.current()
         .filter(tracker__in=[t.pk for t in trackers.values()])
         .select_related("order")
     }
-    for line in lines:
-        tracker = trackers.get(line.mac)
-        if tracker is None:
-            errors.append(line.refuse("is not a known tracker"))
-        elif tracker.lifecycle_state == Lifecycle.ALLOCATED:
+
+    def objection(tracker: Tracker) -> str | None:
+        if tracker.lifecycle_state == Lifecycle.ALLOCATED:
             other = current.get(tracker.pk)
             where = f'order "{other.reference}"' if other else f"client {tracker.client}"
-            errors.append(line.refuse(f"is already allocated ({where})"))
-        elif tracker.lifecycle_state != Lifecycle.IN_STOCK:
-            errors.append(line.refuse(f"is not in stock (state {tracker.lifecycle_state})"))
+            return f"is already allocated ({where})"
+        if tracker.lifecycle_state != Lifecycle.IN_STOCK:
+            return f"is not in stock (state {tracker.lifecycle_state})"
+        return None
+
+    errors = refusals(lines, trackers, objection)
     if len(lines) > room:
         errors.append(
             lines[room].refuse(

@@ -11,7 +11,7 @@ from tracking.models import ProductionRun, Tracker
 from ..exceptions import LifecycleError
 from ..models import Allocation, CustomerOrder
 from ..parsing import MacLine, parse_mac_list
-from .lifecycle import Lifecycle, audit, lock_trackers, move, refuse
+from .lifecycle import Lifecycle, audit, lock_trackers, move, refusals
 from .orders import lock_order, refresh_order_status
 
 
@@ -20,17 +20,18 @@ def devices_receive(*, macs_text: bytes | str, user=None) -> int:
     """Devices back from the manufacturer: their trackers move EXPORTED -> IN_STOCK."""
     lines = parse_mac_list(macs_text)
     trackers = lock_trackers(line.mac for line in lines)
-    errors = []
-    for line in lines:
-        tracker = trackers.get(line.mac)
-        if tracker is None:
-            errors.append(line.refuse("is not a known tracker"))
-        elif tracker.lifecycle_state == Lifecycle.IN_STOCK:
-            errors.append(line.refuse("is already in stock"))
-        elif tracker.lifecycle_state == Lifecycle.GENERATED:
-            errors.append(line.refuse("has not been exported to the manufacturer yet"))
-        elif tracker.lifecycle_state != Lifecycle.EXPORTED:
-            errors.append(line.refuse(f"is not awaiting receipt (state {tracker.lifecycle_state})"))
+
+    def objection(tracker: Tracker) -> str | None:
+        state = tracker.lifecycle_state
+        if state == Lifecycle.IN_STOCK:
+            return "is already in stock"
+        if state == Lifecycle.GENERATED:
+            return "has not been exported to the manufacturer yet"
+        if state != Lifecycle.EXPORTED:
+            return f"is not awaiting receipt (state {state})"
+        return None
+
+    errors = refusals(lines, trackers, objection)
     if errors:
         raise LifecycleError(errors)
     move([trackers[line.mac].pk for line in lines], Lifecycle.IN_STOCK)
@@ -86,30 +87,28 @@ def trackers_import(
         lines = parse_mac_list(macs_text)
 
     trackers = lock_trackers(line.mac for line in lines)
-    errors = []
-    for line in lines:
-        tracker = trackers.get(line.mac)
-        if tracker is None:
-            errors.append(refuse(line, "is not a known tracker"))
-            continue
+
+    def objection(tracker: Tracker) -> str | None:
         state = tracker.lifecycle_state
         if state not in (Lifecycle.ALLOCATED, Lifecycle.ACTIVE):
-            errors.append(refuse(line, f"is not allocated to a client (state {state})"))
-        elif tracker.client_id != client.pk:
-            errors.append(refuse(line, f"is allocated to another client ({tracker.client})"))
-        elif state == Lifecycle.ACTIVE:
-            other = tracker.production_run
-            if other is None:
-                continue
-            if other.pk == run.pk:
-                errors.append(refuse(line, f'is already active in production run "{run}"'))
-            elif other.ends_at >= now:
-                when = (
-                    f"which is still live (ends {other.ends_at:%Y-%m-%d})"
-                    if other.starts_at <= now
-                    else f"which has not started yet (starts {other.starts_at:%Y-%m-%d})"
-                )
-                errors.append(refuse(line, f'is active in production run "{other}", {when}'))
+            return f"is not allocated to a client (state {state})"
+        if tracker.client_id != client.pk:
+            return f"is allocated to another client ({tracker.client})"
+        other = tracker.production_run
+        if state != Lifecycle.ACTIVE or other is None:
+            return None
+        if other.pk == run.pk:
+            return f'is already active in production run "{run}"'
+        if other.ends_at < now:
+            return None
+        when = (
+            f"which is still live (ends {other.ends_at:%Y-%m-%d})"
+            if other.starts_at <= now
+            else f"which has not started yet (starts {other.starts_at:%Y-%m-%d})"
+        )
+        return f'is active in production run "{other}", {when}'
+
+    errors = refusals(lines, trackers, objection)
     if errors:
         raise LifecycleError(errors)
 
@@ -142,13 +141,11 @@ def tracker_retire(*, macs_text: bytes | str, user=None, reason: str = "") -> in
     only allocated leaves its order, which then has room for a replacement."""
     lines = parse_mac_list(macs_text)
     trackers = lock_trackers(line.mac for line in lines)
-    errors = []
-    for line in lines:
-        tracker = trackers.get(line.mac)
-        if tracker is None:
-            errors.append(line.refuse("is not a known tracker"))
-        elif tracker.lifecycle_state == Lifecycle.RETIRED:
-            errors.append(line.refuse("is already retired"))
+    errors = refusals(
+        lines,
+        trackers,
+        lambda t: "is already retired" if t.lifecycle_state == Lifecycle.RETIRED else None,
+    )
     if errors:
         raise LifecycleError(errors)
     ids = [trackers[line.mac].pk for line in lines]
