@@ -327,10 +327,9 @@ def per_tracker_loop(sample: int, low: int) -> None:
             for t in walk.transitions:
                 c.execute(
                     "INSERT INTO geofencing_statushistory (tracker_id, from_status, to_status,"
-                    " at, place_id, from_place_id, report_id, recorded_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, now())",
-                    [tracker_id, t.from_status, t.to_status, t.at, t.place_id,
-                     t.from_place_id, t.report_id],
+                    " at, place_id, report_id, recorded_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, now())",
+                    [tracker_id, t.from_status, t.to_status, t.at, t.place_id, t.report_id],
                 )  # fmt: skip
             c.execute(
                 "UPDATE tracking_tracker SET status = %s, status_changed_at = %s,"

@@ -103,16 +103,23 @@ class StatusHistoryQuerySet(TenantQuerySet):
 class StatusHistory(models.Model):
     """One status change of a tracker, dated by the report that caused it."""
 
-    tracker = models.ForeignKey(Tracker, on_delete=models.CASCADE, related_name="status_history")
+    # Indexed by (tracker, at) below, which also serves lookups by tracker alone.
+    tracker = models.ForeignKey(
+        Tracker, on_delete=models.CASCADE, related_name="status_history", db_index=False
+    )
     from_status = models.CharField(max_length=12, choices=Tracker.Status.choices)
     to_status = models.CharField(max_length=12, choices=Tracker.Status.choices)
     at = models.DateTimeField(help_text="The observed_at of the report that caused the change.")
-    # The place arrived at (None when the new status is IN_TRANSIT) and the place left.
+    # The place arrived at (None when the new status is IN_TRANSIT). The place left is the
+    # previous change's place (selectors.status_history_list). Not indexed: nothing reads
+    # history by place, and every index here is paid for on each change the engine records.
     place = models.ForeignKey(
-        Place, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    from_place = models.ForeignKey(
-        Place, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Place,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     # A plain id, not a foreign key: reports are retained by time and may be dropped first.
     report_id = models.BigIntegerField(null=True, blank=True)
@@ -141,8 +148,15 @@ class TrackerGeoState(models.Model):
     tracker = models.OneToOneField(
         Tracker, on_delete=models.CASCADE, primary_key=True, related_name="geo_state"
     )
+    # Not indexed: nothing looks trackers up by their current place, and the engine moves
+    # this column on every arrival and departure.
     place = models.ForeignKey(
-        Place, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Place,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     place_since = models.DateTimeField(null=True, blank=True)
     # Accurate reports seen outside the current place since it was last seen inside it:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import F, QuerySet, Window
-from django.db.models.functions import Lead
+from django.db.models.functions import Lag, Lead
 from django.utils import timezone
 
 from tracking.models import DailyRollup, HourlyRollup, LocationReport, Tracker
@@ -24,13 +24,17 @@ def place_list(*, user, production_run=None) -> QuerySet[Place]:
 
 
 def status_history_list(*, user, tracker: Tracker) -> QuerySet[StatusHistory]:
-    """The tracker's changes, each with `left_at`: when the next change ended this state."""
+    """The tracker's changes, each with `left_at` (when the next change ended this state) and
+    `from_place_name` (the place this change left: the previous change's place)."""
     ordering = [F("at").asc(), F("id").asc()]
     return (
         StatusHistory.objects.visible_to(user)
         .filter(tracker=tracker)
-        .select_related("place", "from_place")
-        .annotate(left_at=Window(Lead("at"), order_by=ordering))
+        .select_related("place")
+        .annotate(
+            left_at=Window(Lead("at"), order_by=ordering),
+            from_place_name=Window(Lag("place__name"), order_by=ordering),
+        )
         .order_by(*ordering)
     )
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 
 from django.conf import settings
 from django.contrib.gis.geos import Point, Polygon
@@ -156,8 +159,8 @@ def places_seed_demo(*, production_run: ProductionRun) -> list[Place]:
 
 @dataclass(frozen=True)
 class EvaluationResult:
-    trackers: int
-    reports: int
+    reports: int  # accurate new reports evaluated
+    walked: int  # trackers whose reports could change their status (the others stayed put)
     transitions: int
     skipped_late: int
     high_water: int
@@ -165,124 +168,116 @@ class EvaluationResult:
 
 # The engine's input, in one statement:
 #
-# * new: the accurate new reports of the trackers in scope (newer than the engine's global
-#   cursor `low` and than the tracker's own watermark: the effective watermark is the larger of
-#   the two), with what the tracker is now. `late` marks reports older than the walk's horizon
-#   (the last report of a pending departure streak, else the last status change); reports are
-#   walked in observed_at order, so the late ones are a prefix and the horizon never passes a
-#   report that is not late.
-# * candidates: every place each new report lies in (ST_DWithin on geography for circles,
-#   ST_Covers for polygons), written against the base tables and materialised, so the planner
-#   plans it as the bare spatial join it is: from each report through the places' zone
-#   index (reports carry no spatial index).
-# * matches: per report the best place of its tracker's run: DELIVERY before STORAGE, the
-#   tracker's current place before another of the same kind, then the nearest.
-# * per_tracker: trackers whose every report is late or repeats where the tracker is, with no
-#   departure pending, cannot change (quiet); only they are summed up, in one row.
-# * islands: for the other trackers, consecutive reports classified alike (status, place,
-#   late) collapse into one row (first report, first and last time, count): the walk in
-#   Python (transitions.TrackerWalk.observe_island) costs per island, not per report.
+# * classified: every accurate new report of the trackers in scope (newer than the engine's
+#   global cursor `low` and than the tracker's own watermark: the effective watermark is the
+#   larger of the two), with the best place of its tracker's run it lies in and what the
+#   tracker is now. A place matches by ST_DWithin on geography for a circle, ST_Covers for a
+#   polygon, behind the `&&` pre-filter on the places' indexed zone (reports carry no spatial
+#   index). The best place: one of the tracker's run, DELIVERY before STORAGE, the tracker's
+#   current place before another of the same kind, then the nearest. `late` marks reports
+#   older than the walk's horizon (the last report of a pending departure streak, else the
+#   last status change); reports are walked in observed_at order, so the late ones are a
+#   prefix and the horizon never passes a report that is not late.
+#   The joins run in the order written (join_collapse_limit = 1): reports, their tracker and
+#   state, the places around each report through the zone index, the run check. That is one
+#   parallel scan, and the planner cannot reorder it around a spatial condition it has no
+#   estimate for.
+# * walked: the trackers with a report that is neither late nor a repeat of where the tracker
+#   is with no departure pending. The others cannot change; their reports are only counted.
+# * islands: for the walked trackers, consecutive reports classified alike (status, place,
+#   late) collapse into one row (first report, first and last time, count), with the
+#   tracker's state: the walk in Python (transitions.TrackerWalk.observe_island) costs per
+#   island, not per report.
 #
-# The first row is the totals row (tracker_id NULL): trackers, reports, and the late reports
-# of quiet trackers in the columns first_id, count and place_id. The island rows follow,
-# ordered by tracker and island, each with the tracker's state.
+# The first row is the totals row (tracker_id NULL): reports and late reports in the columns
+# n and place_id. The island rows follow, ordered by tracker and island.
 _STATUS_SQL = """
-WITH new AS MATERIALIZED (
-    SELECT r.id, r.tracker_id, r.observed_at, t.production_run_id AS run_id,
-           t.status AS t_status, s.place_id AS s_place_id,
-           COALESCE(s.departure_streak = '[]'::jsonb, true) AS settled,
+WITH classified AS MATERIALIZED (
+    SELECT DISTINCT ON (r.id)
+           r.id, r.tracker_id, r.observed_at,
+           CASE WHEN pr.place_id IS NOT NULL THEN p.id END AS place_id,
+           CASE WHEN pr.place_id IS NULL THEN 'IN_TRANSIT'
+                WHEN p.kind = 'DELIVERY' THEN 'DELIVERED' ELSE 'IN_STORAGE' END AS status,
            COALESCE(r.observed_at < GREATEST(t.status_changed_at,
                                              (s.departure_streak -> -1 ->> 1)::timestamptz),
-                    false) AS late
+                    false) AS late,
+           t.status AS t_status, t.status_changed_at AS t_changed_at,
+           s.place_id AS s_place_id, s.place_since AS s_place_since,
+           NULLIF(s.departure_streak, '[]'::jsonb)::text AS s_streak,
+           s.tracker_id IS NOT NULL AS has_state
     FROM tracking_locationreport r
     JOIN tracking_tracker t ON t.id = r.tracker_id
     LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = r.tracker_id
-    WHERE {reports} AND r.id > t.status_watermark
-), candidates AS MATERIALIZED (
-    SELECT r.id AS report_id, p.id AS place_id, p.kind, r.point <-> p.point AS d
-    FROM tracking_locationreport r
-    JOIN geofencing_place p
-      ON p.polygon IS NULL AND p.zone && r.point::geometry
-     AND ST_DWithin(r.point, p.point, p.radius_m)
-    WHERE {reports}
-    {polygons}
-), matches AS (
-    SELECT DISTINCT ON (c.report_id) c.report_id, c.place_id, c.kind
-    FROM candidates c
-    JOIN new n ON n.id = c.report_id
-    JOIN geofencing_place_production_runs pr
-      ON pr.place_id = c.place_id AND pr.productionrun_id = n.run_id
-    ORDER BY c.report_id, c.kind = 'DELIVERY' DESC,
-             c.place_id IS NOT DISTINCT FROM n.s_place_id DESC, c.d
-), classified AS (
-    SELECT n.tracker_id, n.id, n.observed_at, n.late, m.place_id,
-           CASE m.kind WHEN 'DELIVERY' THEN 'DELIVERED' WHEN 'STORAGE' THEN 'IN_STORAGE'
-                ELSE 'IN_TRANSIT' END AS status,
-           n.t_status, n.s_place_id, n.settled
-    FROM new n
-    LEFT JOIN matches m ON m.report_id = n.id
-), per_tracker AS MATERIALIZED (
-    SELECT tracker_id, count(*) AS reports, count(*) FILTER (WHERE late) AS late_reports,
-           bool_and(late OR (settled AND status = t_status
-                             AND place_id IS NOT DISTINCT FROM s_place_id)) AS quiet
-    FROM classified
-    GROUP BY tracker_id
+    LEFT JOIN geofencing_place p
+      ON p.zone && r.point::geometry
+     AND CASE WHEN p.polygon IS NULL THEN ST_DWithin(r.point, p.point, p.radius_m)
+              ELSE ST_Covers(p.polygon, r.point) END
+    LEFT JOIN geofencing_place_production_runs pr
+      ON pr.place_id = p.id AND pr.productionrun_id = t.production_run_id
+    WHERE r.id > %(low)s AND r.id <= %(high)s AND r.horizontal_accuracy <= %(max_accuracy)s
+      AND r.id > t.status_watermark AND {scope}
+    ORDER BY r.id, pr.place_id IS NOT NULL DESC, p.kind = 'DELIVERY' DESC,
+             p.id IS NOT DISTINCT FROM s.place_id DESC, r.point <-> p.point
+), walked AS (
+    SELECT DISTINCT tracker_id FROM classified
+    WHERE NOT (late OR (s_streak IS NULL AND status = t_status
+                        AND place_id IS NOT DISTINCT FROM s_place_id))
 ), marked AS (
-    SELECT c.tracker_id, c.id, c.observed_at, c.late, c.place_id, c.status,
+    SELECT c.*,
            CASE WHEN (c.status, c.place_id, c.late) IS NOT DISTINCT FROM
                      (lag(c.status) OVER w, lag(c.place_id) OVER w, lag(c.late) OVER w)
                 THEN 0 ELSE 1 END AS starts
     FROM classified c
-    JOIN per_tracker USING (tracker_id)
-    WHERE NOT per_tracker.quiet
+    WHERE c.tracker_id IN (SELECT tracker_id FROM walked)
     WINDOW w AS (PARTITION BY c.tracker_id ORDER BY c.observed_at, c.id)
 ), numbered AS (
     SELECT *, sum(starts) OVER (PARTITION BY tracker_id ORDER BY observed_at, id) AS island
     FROM marked
-), islands AS (
-    SELECT tracker_id, island, min(id) FILTER (WHERE starts = 1) AS first_id,
-           min(observed_at) AS first_at, max(observed_at) AS last_at, count(*) AS n,
-           status, place_id, late
-    FROM numbered
-    GROUP BY tracker_id, island, status, place_id, late
 )
-SELECT NULL::bigint AS tracker_id, 0::bigint AS island, count(*) AS first_id,
-       NULL::timestamptz AS first_at, NULL::timestamptz AS last_at,
-       COALESCE(sum(reports), 0)::bigint AS n, NULL::text AS status,
-       COALESCE(sum(late_reports) FILTER (WHERE quiet), 0)::bigint AS place_id,
-       NULL::boolean AS late, NULL::varchar AS t_status, NULL::timestamptz AS t_changed_at,
-       NULL::bigint AS s_place_id, NULL::timestamptz AS s_place_since,
-       NULL::jsonb AS s_streak
-FROM per_tracker
+SELECT NULL::bigint AS tracker_id, NULL::bigint AS island, NULL::bigint AS first_id,
+       NULL::timestamptz AS first_at, NULL::timestamptz AS last_at, count(*) AS n,
+       NULL::text AS status, count(*) FILTER (WHERE late) AS place_id, NULL::boolean AS late,
+       NULL::varchar AS t_status, NULL::timestamptz AS t_changed_at, NULL::bigint AS s_place_id,
+       NULL::timestamptz AS s_place_since, NULL::text AS s_streak, NULL::boolean AS has_state
+FROM classified
 UNION ALL
-SELECT i.tracker_id, i.island, i.first_id, i.first_at, i.last_at, i.n, i.status, i.place_id,
-       i.late, t.status, t.status_changed_at, s.place_id, s.place_since, s.departure_streak
-FROM islands i
-JOIN tracking_tracker t ON t.id = i.tracker_id
-LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = i.tracker_id
+SELECT tracker_id, island, min(id) FILTER (WHERE starts = 1), min(observed_at),
+       max(observed_at), count(*), status, place_id, late,
+       -- the tracker's state, the same on each of its rows
+       min(t_status), min(t_changed_at), min(s_place_id), min(s_place_since), min(s_streak),
+       bool_and(has_state)
+FROM numbered
+GROUP BY tracker_id, island, status, place_id, late
 ORDER BY tracker_id NULLS FIRST, island
 """
 
-_POLYGON_CANDIDATES = """
-    UNION ALL
-    SELECT r.id, p.id, p.kind, r.point <-> p.point
-    FROM tracking_locationreport r
-    JOIN geofencing_place p
-      ON p.polygon IS NOT NULL AND p.zone && r.point::geometry
-     AND ST_Covers(p.polygon, r.point)
-    WHERE {reports}
-"""
+
+def _status_sql(*, scoped: bool) -> str:
+    return _STATUS_SQL.format(scope="r.tracker_id = ANY(%(ids)s)" if scoped else "true")
 
 
-def _status_sql(*, scope: str, polygons: bool) -> str:
-    reports = (
-        "r.id > %(low)s AND r.id <= %(high)s"
-        f" AND r.horizontal_accuracy <= %(max_accuracy)s AND {scope}"
-    )
-    return _STATUS_SQL.format(
-        reports=reports,
-        polygons=_POLYGON_CANDIDATES.format(reports=reports) if polygons else "",
-    )
+# The planner settings of the engine's statement: JIT compiling costs more than it saves
+# here, the sorts and hashes of a batch fit in memory instead of spilling to disk, and the
+# joins run in the order written (see _STATUS_SQL).
+_ENGINE_SETTINGS = {"jit": "off", "work_mem": "64MB", "join_collapse_limit": "1"}
+
+
+@contextmanager
+def _local_settings(cursor, settings_: dict[str, str]):
+    """Set planner settings for this transaction, and put the previous values back after."""
+    names = list(settings_)
+    cursor.execute("SELECT " + ", ".join("current_setting(%s)" for _ in names), names)
+    before = dict(zip(names, cursor.fetchone(), strict=True))
+
+    def apply(values: dict[str, str]) -> None:
+        cursor.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in values),
+            [item for pair in values.items() for item in pair],
+        )
+
+    apply(settings_)
+    yield
+    apply(before)  # on an error the transaction or savepoint rolls them back instead
 
 
 def _fast_timestamps(cursor) -> None:
@@ -293,6 +288,119 @@ def _fast_timestamps(cursor) -> None:
 
     oid = postgres.types["timestamptz"].oid
     cursor.adapters.register_loader(oid, postgres.adapters.get_loader(oid, pq.Format.TEXT))
+
+
+_HISTORY_COPY = (
+    "COPY geofencing_statushistory (tracker_id, from_status, to_status, at, place_id,"
+    " report_id, recorded_at) FROM STDIN (FORMAT BINARY)"
+)
+_HISTORY_TYPES = ["int8", "text", "text", "timestamptz", "int8", "int8", "timestamptz"]
+
+# The columns of _WRITE_MOVES_SQL, one value per tracker whose status or state moved.
+_MOVE_COLUMNS = (
+    "tracker_id", "status", "status_changed_at", "place_id", "place_since", "departure_streak",
+    "status_moved", "state_moved", "has_state",
+)  # fmt: skip
+
+
+def _walk_islands(raw, islands: list[tuple], *, recorded_at: datetime, **rules) -> tuple:
+    """Walk each tracker's islands (rows of _STATUS_SQL after the totals row) and record its
+    changes. History streams into the table by binary COPY while the walk goes on, so the
+    server stores one tracker's changes while Python walks the next. Returns the moves (a
+    list per column of _MOVE_COLUMNS), the trackers walked and the transitions recorded."""
+    moved = []
+    walked = transitions = 0
+    observe = TrackerWalk.observe_island
+    with raw.copy(_HISTORY_COPY) as copy:
+        copy.set_types(_HISTORY_TYPES)
+        write = copy.write_row
+        for tracker_id, rows in groupby(islands, itemgetter(0)):
+            rows = list(rows)
+            *_, t_status, t_changed_at, s_place_id, s_place_since, s_streak, has_state = rows[0]
+            streak_before = json.loads(s_streak) if s_streak else []
+            walk = TrackerWalk(
+                status=t_status,
+                place_id=s_place_id,
+                place_since=s_place_since,
+                status_changed_at=t_changed_at,
+                streak=[Observation.from_json(item) for item in streak_before],
+            )
+            for _, _, first_id, first_at, last_at, n, status, place_id, late, *_ in rows:
+                observe(
+                    walk,
+                    Island(Observation(first_id, first_at, status, place_id), n, last_at, late),
+                    **rules,
+                )
+            walked += 1
+            changes = walk.transitions
+            streak = [obs.to_json() for obs in walk.streak]
+            state_moved = (
+                walk.place_id != s_place_id
+                or walk.place_since != s_place_since
+                or streak != streak_before
+            )
+            if not (changes or state_moved):
+                continue
+            transitions += len(changes)
+            for c in changes:
+                write((tracker_id, c.from_status, c.to_status, c.at, c.place_id, c.report_id,
+                       recorded_at))  # fmt: skip
+            moved.append(
+                (tracker_id, walk.status, walk.status_changed_at, walk.place_id,
+                 walk.place_since, json.dumps(streak) if streak else "[]", bool(changes),
+                 state_moved, has_state)
+            )  # fmt: skip
+    return [list(column) for column in zip(*moved, strict=True)], walked, transitions
+
+
+# The trackers whose status moved, and the state of those whose place or streak moved, in one
+# statement from the walk's columns: existing state rows by UPDATE, new ones by INSERT (ON
+# CONFLICT: the city labeller may have created one meanwhile).
+_WRITE_MOVES_SQL = """
+WITH e AS (
+    SELECT * FROM unnest(%(tracker_id)b::bigint[], %(status)b::text[],
+                         %(status_changed_at)b::timestamptz[], %(place_id)b::bigint[],
+                         %(place_since)b::timestamptz[], %(departure_streak)b::jsonb[],
+                         %(status_moved)b::boolean[], %(state_moved)b::boolean[],
+                         %(has_state)b::boolean[])
+        AS e(tracker_id, status, status_changed_at, place_id, place_since, departure_streak,
+             status_moved, state_moved, has_state)
+), moved AS (
+    UPDATE tracking_tracker t
+    SET status = e.status, status_changed_at = e.status_changed_at,
+        status_watermark = GREATEST(t.status_watermark, %(high)s)
+    FROM e
+    WHERE t.id = e.tracker_id AND e.status_moved
+    RETURNING 1
+), kept AS (
+    UPDATE geofencing_trackergeostate s
+    SET place_id = e.place_id, place_since = e.place_since,
+        departure_streak = e.departure_streak
+    FROM e
+    WHERE s.tracker_id = e.tracker_id AND e.state_moved AND e.has_state
+    RETURNING 1
+)
+INSERT INTO geofencing_trackergeostate AS s (tracker_id, place_id, place_since, departure_streak)
+SELECT tracker_id, place_id, place_since, departure_streak
+FROM e
+WHERE state_moved AND NOT has_state
+ON CONFLICT (tracker_id) DO UPDATE SET
+    place_id = EXCLUDED.place_id,
+    place_since = EXCLUDED.place_since,
+    departure_streak = EXCLUDED.departure_streak
+"""
+
+
+def _write_moves(raw, moves: list[list], *, high: int) -> None:
+    """The columns go as binary arrays, bound on the server: Django's cursor would quote them
+    into the statement's text instead."""
+    import psycopg
+
+    if moves:
+        with psycopg.Cursor(raw.connection) as bound:
+            bound.execute(
+                _WRITE_MOVES_SQL, {**dict(zip(_MOVE_COLUMNS, moves, strict=True)), "high": high}
+            )
 
 
 def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> EvaluationResult:
@@ -306,16 +414,15 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
 
     Classification and the collapse into islands happen in SQL (_STATUS_SQL); trackers that
     cannot change are dropped there. Python walks the islands of the others (the debounce
-    rules in transitions.py); history goes in by COPY, the moved trackers and their state by
-    one statement from a COPY-filled temporary table.
+    rules in transitions.py) while their history streams in by COPY; the moved trackers and
+    their state follow in one statement.
     """
-    departure_reports = max(1, int(settings.GEOFENCING_DEPARTURE_REPORTS))
-    departure_minutes = float(getattr(settings, "GEOFENCING_DEPARTURE_MINUTES", 0.0))
+    rules = {
+        "departure_reports": max(1, int(settings.GEOFENCING_DEPARTURE_REPORTS)),
+        "departure_minutes": float(getattr(settings, "GEOFENCING_DEPARTURE_MINUTES", 0.0)),
+    }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_STATUS])
-        cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves here
-        # The sorts and hashes of a batch fit in memory instead of spilling to disk.
-        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute("SELECT COALESCE(MAX(id), 0) FROM tracking_locationreport")
         high = cursor.fetchone()[0]
         global_cursor, _ = ProcessingCursor.objects.select_for_update().get_or_create(name="status")
@@ -324,80 +431,22 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
             "high": high,
             "low": global_cursor.last_report_id,
         }
-        scope = "true"
         if tracker_ids is not None:
-            scope = "r.tracker_id = ANY(%(ids)s)"
             params["ids"] = sorted({int(i) for i in tracker_ids})
-        cursor.execute("SELECT EXISTS (SELECT 1 FROM geofencing_place WHERE polygon IS NOT NULL)")
-        polygons = cursor.fetchone()[0]
 
         raw = cursor.cursor
         _fast_timestamps(raw)
-        raw.execute(_status_sql(scope=scope, polygons=polygons), params)
-        rows = iter(raw)
-        totals = next(rows)
-        trackers, reports, skipped = int(totals[2]), int(totals[5]), int(totals[7])
+        with _local_settings(raw, _ENGINE_SETTINGS):
+            raw.execute(_status_sql(scoped=tracker_ids is not None), params)
+            rows = raw.fetchall()
+        totals, islands = rows[0], rows[1:]
+        reports, skipped = int(totals[5]), int(totals[7])  # every late report is skipped
 
-        # COPY text lines: one per tracker whose status or state moved, one per transition.
-        tracker_lines: list[str] = []
-        history_lines: list[str] = []
-        transitions = 0
         now = timezone.now()
-        recorded_at = now.isoformat()
-        walk: TrackerWalk | None = None
-        current_id = None
-        before: tuple = ()
-
-        def flush() -> None:
-            nonlocal skipped, transitions
-            if walk is None:
-                return
-            skipped += walk.skipped_late
-            changes = walk.transitions
-            streak = [obs.to_json() for obs in walk.streak]
-            state_moved = (walk.place_id, walk.place_since, streak) != before
-            if not (changes or state_moved):
-                return
-            transitions += len(changes)
-            tracker_lines.append(
-                f"{current_id}\t{walk.status}\t{_copy_value(walk.status_changed_at)}"
-                f"\t{_copy_value(walk.place_id)}\t{_copy_value(walk.place_since)}"
-                f"\t{_copy_value(json.dumps(streak)) if streak else '[]'}"
-                f"\t{'t' if changes else 'f'}\t{'t' if state_moved else 'f'}\n"
-            )
-            for change in changes:
-                history_lines.append(
-                    f"{current_id}\t{change.from_status}\t{change.to_status}"
-                    f"\t{change.at.isoformat()}\t{_copy_value(change.place_id)}"
-                    f"\t{_copy_value(change.from_place_id)}\t{change.report_id}\t{recorded_at}\n"
-                )
-
-        for (
-            tracker_id, _island, first_id, first_at, last_at, count, status, place_id, late,
-            t_status, t_changed_at, s_place_id, s_place_since, s_streak,
-        ) in rows:  # fmt: skip
-            if tracker_id != current_id:
-                flush()
-                current_id = tracker_id
-                if isinstance(s_streak, str):
-                    s_streak = json.loads(s_streak) if s_streak != "[]" else []
-                s_streak = s_streak or []
-                before = (s_place_id, s_place_since, s_streak)
-                walk = TrackerWalk(
-                    status=t_status,
-                    place_id=s_place_id,
-                    place_since=s_place_since,
-                    status_changed_at=t_changed_at,
-                    streak=[Observation.from_json(item) for item in s_streak],
-                )
-            walk.observe_island(
-                Island(Observation(first_id, first_at, status, place_id), count, last_at, late),
-                departure_reports=departure_reports,
-                departure_minutes=departure_minutes,
-            )
-        flush()
-
-        _write_evaluation(cursor, tracker_lines, history_lines, high)
+        walked = transitions = 0
+        if islands:
+            moves, walked, transitions = _walk_islands(raw, islands, recorded_at=now, **rules)
+            _write_moves(raw, moves, high=high)
         if tracker_ids is None:
             global_cursor.last_report_id = max(global_cursor.last_report_id, high)
             global_cursor.updated_at = now
@@ -409,8 +458,8 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
                 [high, params["ids"], high],
             )
     result = EvaluationResult(
-        trackers=trackers,
         reports=reports,
+        walked=walked,
         transitions=transitions,
         skipped_late=skipped,
         high_water=high,
@@ -427,75 +476,6 @@ def effective_status_watermark(*, tracker) -> int:
         .first()
     )
     return max(tracker.status_watermark, cursor_id or 0)
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_value(value) -> str:
-    """One value in COPY's text format: None is \\N, datetimes ISO 8601 with their offset."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _copy_lines(cursor, sql: str, lines: list[str]) -> None:
-    with cursor.cursor.copy(sql) as copy:
-        for start in range(0, len(lines), 10_000):
-            copy.write("".join(lines[start : start + 10_000]))
-
-
-# The trackers whose status moved, and the state of those whose place or streak moved, in one
-# statement from the walk's results.
-_WRITE_TRACKERS_SQL = """
-WITH moved AS (
-    UPDATE tracking_tracker t
-    SET status = e.status, status_changed_at = e.status_changed_at,
-        status_watermark = GREATEST(t.status_watermark, %(high)s)
-    FROM _geofencing_eval e
-    WHERE t.id = e.tracker_id AND e.status_moved
-    RETURNING 1
-)
-INSERT INTO geofencing_trackergeostate AS s (tracker_id, place_id, place_since, departure_streak)
-SELECT tracker_id, place_id, place_since, departure_streak
-FROM _geofencing_eval
-WHERE state_moved
-ON CONFLICT (tracker_id) DO UPDATE SET
-    place_id = EXCLUDED.place_id,
-    place_since = EXCLUDED.place_since,
-    departure_streak = EXCLUDED.departure_streak
-"""
-
-
-def _write_evaluation(cursor, tracker_lines, history_lines, high: int) -> None:
-    """Set-based writes: trackers and their state from a COPY-filled temp table (one
-    statement), history by COPY."""
-    if tracker_lines:
-        cursor.execute(
-            "DROP TABLE IF EXISTS _geofencing_eval;"
-            " CREATE TEMP TABLE _geofencing_eval (tracker_id bigint, status text,"
-            " status_changed_at timestamptz, place_id bigint, place_since timestamptz,"
-            " departure_streak jsonb, status_moved boolean, state_moved boolean)"
-            " ON COMMIT DROP"
-        )
-        _copy_lines(
-            cursor,
-            "COPY _geofencing_eval (tracker_id, status, status_changed_at, place_id,"
-            " place_since, departure_streak, status_moved, state_moved) FROM STDIN",
-            tracker_lines,
-        )
-        cursor.execute(_WRITE_TRACKERS_SQL, {"high": high})
-    if history_lines:
-        _copy_lines(
-            cursor,
-            "COPY geofencing_statushistory (tracker_id, from_status, to_status, at, place_id,"
-            " from_place_id, report_id, recorded_at) FROM STDIN",
-            history_lines,
-        )
 
 
 # --- Roll-ups ----------------------------------------------------------------------------

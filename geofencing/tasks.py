@@ -9,7 +9,7 @@ from . import services
 def evaluate_statuses_task(tracker_ids: list[int] | None = None) -> dict:
     """Move tracker statuses over the reports that arrived since the last evaluation."""
     result = services.evaluate_statuses(tracker_ids=tracker_ids)
-    return {"trackers": result.trackers, "reports": result.reports, "changes": result.transitions}
+    return {"reports": result.reports, "walked": result.walked, "changes": result.transitions}
 
 
 @shared_task(name="geofencing.tasks.rollup", ignore_result=True)

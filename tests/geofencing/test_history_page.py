@@ -106,3 +106,19 @@ def test_long_ranges_read_the_rollups(client, world, trackers, make_place):
     assert "Depot" in html and "2 h 0 min" in html
     # Visit statuses read as their labels, never as the stored constant.
     assert "In storage" in html and "In_Storage" not in html
+
+
+@pytest.mark.django_db
+def test_each_change_names_the_place_it_left(client, world, trackers, make_place):
+    _visit_sequence(trackers["a"], make_place, world.run_a)
+
+    changes = selectors.status_history_list(user=world.a_viewer, tracker=trackers["a"])
+
+    assert [(c.from_status, c.to_status, c.from_place_name) for c in changes] == [
+        ("UNKNOWN", "IN_STORAGE", None),
+        ("IN_STORAGE", "IN_TRANSIT", "Depot"),
+        ("IN_TRANSIT", "DELIVERED", None),
+    ]
+    client.force_login(world.a_viewer)
+    html = client.get(reverse("geofencing:tracker-history", args=[trackers["a"].pk])).content
+    assert "In storage (Depot)" in html.decode()

@@ -4,6 +4,7 @@ import random
 
 import pytest
 from django.contrib.gis.geos import Polygon
+from django.db import connection
 from django.test import override_settings
 
 from geofencing import services
@@ -321,7 +322,8 @@ def test_trackers_that_stay_put_are_left_alone_and_counted(world, make_place):
     add_report(wavering, *VIENNA, minutes=10)  # back inside: the streak is noise
     result = services.evaluate_statuses()
 
-    assert (result.trackers, result.reports, result.transitions) == (2, 3, 0)
+    # Only the wavering tracker is walked: the settled one's reports are late or repeats.
+    assert (result.reports, result.walked, result.transitions) == (3, 1, 0)
     assert result.skipped_late == 1
     assert services.effective_status_watermark(tracker=refreshed(settled)) >= late.id
     assert TrackerGeoState.objects.get(tracker=wavering).departure_streak == []
@@ -413,9 +415,30 @@ def test_engine_equals_the_per_report_walk_on_random_journeys(world, make_place,
         recorded = list(
             StatusHistory.objects.filter(tracker=tracker)
             .order_by("at", "id")
-            .values_list("from_status", "to_status", "place_id", "from_place_id", "at", "report_id")
+            .values_list("from_status", "to_status", "place_id", "at", "report_id")
         )
         assert recorded == [
-            (t.from_status, t.to_status, t.place_id, t.from_place_id, t.at, t.report_id)
+            (t.from_status, t.to_status, t.place_id, t.at, t.report_id)
             for t in expected.transitions
         ]
+        # The place a change left is the previous change's place, as the history page shows.
+        left = [None] + [place_id for _, _, place_id, _, _ in recorded[:-1]]
+        assert left == [t.from_place_id for t in expected.transitions]
+
+
+@pytest.mark.django_db
+def test_the_engine_puts_its_planner_settings_back(world, tracker_a, make_place):
+    make_place(world.run_a, STORAGE, *VIENNA, radius_m=200, name="Depot")
+    add_report(tracker_a, *VIENNA)
+    names = ("jit", "work_mem", "join_collapse_limit")
+
+    def current():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(f"current_setting('{n}')" for n in names))
+            return cursor.fetchone()
+
+    before = current()
+    services.evaluate_statuses()
+
+    assert refreshed(tracker_a).status == Status.IN_STORAGE
+    assert current() == before

@@ -16,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args, tracker_ids=None, statuses_only=False, **options):
         result = services.evaluate_statuses(tracker_ids=tracker_ids)
         self.stdout.write(
-            f"statuses: {result.trackers} trackers, {result.reports} reports, "
+            f"statuses: {result.reports} reports, {result.walked} trackers walked, "
             f"{result.transitions} changes, {result.skipped_late} late reports skipped"
         )
         if statuses_only:
