@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 
 from django.conf import settings
@@ -123,6 +123,13 @@ def place_set_production_runs(*, place: Place, production_runs: Iterable[Product
     production_runs = list(production_runs)
     check_runs_belong_to(place.client, production_runs)
     place.production_runs.set(production_runs)
+
+
+def wait_for_status_evaluation(**kwargs) -> None:
+    """Before a place is deleted: wait until a running status evaluation has committed, and
+    keep the next one from starting until this deletion has (see models.PLACE_LINK)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_STATUS])
 
 
 @transaction.atomic
@@ -310,13 +317,12 @@ def _walk_islands(raw, islands: list[tuple], *, recorded_at: datetime, **rules) 
     list per column of _MOVE_COLUMNS), the trackers walked and the transitions recorded."""
     moved = []
     walked = transitions = 0
-    observe = TrackerWalk.observe_island
     with raw.copy(_HISTORY_COPY) as copy:
         copy.set_types(_HISTORY_TYPES)
         write = copy.write_row
         for tracker_id, rows in groupby(islands, itemgetter(0)):
-            rows = list(rows)
-            *_, t_status, t_changed_at, s_place_id, s_place_since, s_streak, has_state = rows[0]
+            first = next(rows)
+            t_status, t_changed_at, s_place_id, s_place_since, s_streak, has_state = first[9:]
             streak_before = json.loads(s_streak) if s_streak else []
             walk = TrackerWalk(
                 status=t_status,
@@ -325,12 +331,11 @@ def _walk_islands(raw, islands: list[tuple], *, recorded_at: datetime, **rules) 
                 status_changed_at=t_changed_at,
                 streak=[Observation.from_json(item) for item in streak_before],
             )
-            for _, _, first_id, first_at, last_at, n, status, place_id, late, *_ in rows:
-                observe(
-                    walk,
-                    Island(Observation(first_id, first_at, status, place_id), n, last_at, late),
-                    **rules,
-                )
+            observe = walk.observe_island
+            for row in chain((first,), rows):
+                # tracker_id, island, first_id, first_at, last_at, n, status, place_id, late
+                first_report = Observation(row[2], row[3], row[6], row[7])
+                observe(Island(first_report, row[5], row[4], row[8]), **rules)
             walked += 1
             changes = walk.transitions
             streak = [obs.to_json() for obs in walk.streak]

@@ -2,13 +2,14 @@
 
 import random
 
+import psycopg
 import pytest
 from django.contrib.gis.geos import Polygon
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.test import override_settings
 
 from geofencing import services
-from geofencing.models import StatusHistory, TrackerGeoState
+from geofencing.models import Place, StatusHistory, TrackerGeoState
 from geofencing.transitions import Observation, TrackerWalk
 from tests.factories import ProductionRunFactory, TrackerFactory
 from tracking.models import Tracker
@@ -442,3 +443,39 @@ def test_the_engine_puts_its_planner_settings_back(world, tracker_a, make_place)
 
     assert refreshed(tracker_a).status == Status.IN_STORAGE
     assert current() == before
+
+
+@pytest.mark.django_db
+def test_deleting_a_place_clears_it_from_history_and_state(world, tracker_a, make_place):
+    depot = make_place(world.run_a, STORAGE, *VIENNA, radius_m=200, name="Depot")
+    add_report(tracker_a, *VIENNA)
+    services.evaluate_statuses()
+    assert TrackerGeoState.objects.get(tracker=tracker_a).place == depot
+
+    depot.delete()
+
+    assert history(tracker_a) == [(Status.UNKNOWN, Status.IN_STORAGE, None)]
+    assert TrackerGeoState.objects.get(tracker=tracker_a).place is None
+    assert refreshed(tracker_a).status == Status.IN_STORAGE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_place_waits_for_a_running_evaluation(world, make_place):
+    depot = make_place(world.run_a, STORAGE, *VIENNA, radius_m=200, name="Depot")
+    settings_dict = connection.settings_dict
+    # Another session in the middle of an evaluation: it holds the engine's lock.
+    with psycopg.connect(
+        dbname=settings_dict["NAME"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"],
+        user=settings_dict["USER"],
+    ) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s)", [services.LOCK_STATUS])
+        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
+            depot.delete()
+        other.rollback()
+
+    depot.delete()  # the evaluation is over: the place goes
+    assert not Place.objects.filter(name="Depot").exists()
