@@ -106,7 +106,7 @@ def reverse_geocode(*, latitude: float, longitude: float) -> ReverseResult | Non
     """City and country for a coordinate: cached online answer, or the offline City table."""
     name = provider_name()
     if not name:
-        from .services import nearest_city
+        from .services.cities import nearest_city
 
         city = nearest_city(point=Point(longitude, latitude, srid=4326))
         return ReverseResult(city.name, city.country_code) if city else None

