@@ -96,13 +96,27 @@ class Place(models.Model):
                 )
 
 
-# PLACE_LINK: how the status engine's rows point at places. StatusHistory.place and
-# TrackerGeoState.place have no foreign-key constraint in the database: PostgreSQL checks one
-# row at a time, about 4 us a row, close to a tenth of an evaluation in which most of 100,000
-# trackers move. The link holds all the same: only the engine writes these rows, from places
-# it has just matched; Django clears them (SET_NULL) when a place is deleted; and deleting a
-# place first waits for a running evaluation (services.wait_for_status_evaluation), so an
-# evaluation never writes a place that is being deleted.
+def place_link() -> models.ForeignKey:
+    """How the status engine's rows (StatusHistory, TrackerGeoState) point at a place.
+
+    Not indexed: nothing looks these rows up by place, and the engine writes them on every
+    arrival and departure. No foreign-key constraint in the database either: PostgreSQL
+    checks one row at a time, about 4 us a row, close to a tenth of an evaluation in which
+    most of 100,000 trackers move. The link holds all the same: only the engine writes these
+    rows, from places it has just matched; Django clears them (SET_NULL) when a place is
+    deleted; and deleting a place first waits for a running evaluation
+    (services.wait_for_status_evaluation), so an evaluation never writes a place that is
+    being deleted.
+    """
+    return models.ForeignKey(
+        Place,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
 
 
 class StatusHistoryQuerySet(TenantQuerySet):
@@ -120,18 +134,8 @@ class StatusHistory(models.Model):
     to_status = models.CharField(max_length=12, choices=Tracker.Status.choices)
     at = models.DateTimeField(help_text="The observed_at of the report that caused the change.")
     # The place arrived at (None when the new status is IN_TRANSIT). The place left is the
-    # previous change's place (selectors.status_history_list). Not indexed: nothing reads
-    # history by place, and every index here is paid for on each change the engine records.
-    # No database constraint either (see PLACE_LINK below).
-    place = models.ForeignKey(
-        Place,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    # previous change's place (selectors.status_history_list).
+    place = place_link()
     # A plain id, not a foreign key: reports are retained by time and may be dropped first.
     report_id = models.BigIntegerField(null=True, blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
@@ -159,17 +163,7 @@ class TrackerGeoState(models.Model):
     tracker = models.OneToOneField(
         Tracker, on_delete=models.CASCADE, primary_key=True, related_name="geo_state"
     )
-    # Not indexed: nothing looks trackers up by their current place, and the engine moves
-    # this column on every arrival and departure. No database constraint (PLACE_LINK).
-    place = models.ForeignKey(
-        Place,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    place = place_link()
     place_since = models.DateTimeField(null=True, blank=True)
     # Accurate reports seen outside the current place since it was last seen inside it:
     # [[report_id, observed_at ISO, status, place_id], ...], at most DEPARTURE_REPORTS - 1 long.

@@ -343,6 +343,6 @@ def effective_status_watermark(*, tracker) -> int:
 
 def wait_for_status_evaluation(**kwargs) -> None:
     """Before a place is deleted: wait until a running status evaluation has committed, and
-    keep the next one from starting until this deletion has (see models.PLACE_LINK)."""
+    keep the next one from starting until this deletion has (see models.place_link)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_STATUS])
