@@ -11,6 +11,7 @@ from datetime import datetime
 from itertools import chain, groupby
 from operator import itemgetter
 
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -149,10 +150,10 @@ def _fast_timestamps(cursor) -> None:
     """Read timestamptz with psycopg's own loader (the C one when psycopg[binary] is there)
     instead of Django's Python subclass: the session runs in UTC either way, and the engine
     reads a timestamp or three per island."""
-    from psycopg import postgres, pq
-
-    oid = postgres.types["timestamptz"].oid
-    cursor.adapters.register_loader(oid, postgres.adapters.get_loader(oid, pq.Format.TEXT))
+    oid = psycopg.postgres.types["timestamptz"].oid
+    cursor.adapters.register_loader(
+        oid, psycopg.postgres.adapters.get_loader(oid, psycopg.pq.Format.TEXT)
+    )
 
 
 _HISTORY_COPY = (
@@ -257,8 +258,6 @@ ON CONFLICT (tracker_id) DO UPDATE SET
 def _write_moves(raw, moves: list[list], *, high: int) -> None:
     """The columns go as binary arrays, bound on the server: Django's cursor would quote them
     into the statement's text instead."""
-    import psycopg
-
     if moves:
         with psycopg.Cursor(raw.connection) as bound:
             bound.execute(
