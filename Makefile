@@ -17,7 +17,7 @@ WEB_PORT ?= 8000
 # Root runs apt directly; anyone else needs sudo, or is told the exact command to run.
 SUDO := $(shell if [ "$$(id -u)" = 0 ]; then echo ""; elif command -v sudo >/dev/null; then echo sudo; else echo NONE; fi)
 
-.PHONY: help setup venv services database migrate test lint run compose-check clean-venv
+.PHONY: help setup venv services browser database migrate test lint run compose-check clean-venv
 
 help:
 	@echo "make test   set everything up, then run ruff, checks and the test suite"
@@ -71,6 +71,11 @@ services:
 	  redis-cli -u '$(REDIS_URL)' ping >/dev/null || { echo "Redis is not reachable at $(REDIS_URL)"; exit 1; }; \
 	fi
 
+# Headless Chromium for the browser tests (tests/browser), driven by Playwright's Python package
+# with executable_path=/usr/bin/chromium: Debian's build, never a downloaded one.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then $(call apt_install,chromium); fi
+
 database: services
 	@if [ -z "$$(psql '$(PG_URL)/postgres' -tAc "SELECT 1 FROM pg_database WHERE datname = '$(DB_NAME)'")" ]; then \
 	  echo "==> creating database $(DB_NAME)"; createdb -h 127.0.0.1 -U postgres $(DB_NAME); fi
@@ -90,7 +95,7 @@ compose-check:
 	    docker-compose config -q; \
 	else echo "(docker-compose not installed: skipping compose validation)"; fi
 
-test: setup lint compose-check
+test: setup browser lint compose-check
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=trackersite.settings.test $(VENV)/bin/pytest

@@ -9,6 +9,8 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils import timezone
 
+from tracking.admin import ReadOnlyAdminMixin
+
 from . import services
 from .models import AccountSession, AppleAccount, FetchRun, TrackerFetchState
 
@@ -140,7 +142,7 @@ class AppleAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(FetchRun)
-class FetchRunAdmin(admin.ModelAdmin):
+class FetchRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "started_at",
         "account",
@@ -158,15 +160,6 @@ class FetchRunAdmin(admin.ModelAdmin):
     list_filter = ["error_kind", "protocol", "account"]
     date_hierarchy = "started_at"
     list_select_related = ["account"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReportingFilter(admin.SimpleListFilter):

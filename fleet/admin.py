@@ -8,7 +8,6 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from tracking.admin import KeyBatchAdmin, TenantAdminMixin
 from tracking.models import KeyBatch
 
 from . import selectors, services
@@ -28,6 +27,14 @@ class _OperationPages:
 
     operation_template = "admin/fleet/operation_form.html"
 
+    def changelist_view(self, request, extra_context=None):
+        # The list's operation links show only to those whose group may run them.
+        extra_context = {
+            **(extra_context or {}),
+            "may_operate": self.has_change_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
     def render_operation(self, request, *, title, form, obj=None, intro="", submit="Submit"):
         context = {
             **self.admin_site.each_context(request),
@@ -42,13 +49,14 @@ class _OperationPages:
         return TemplateResponse(request, self.operation_template, context)
 
 
-# KeyBatch is registered by tracking; fleet replaces its admin with one that adds the
-# lifecycle operations (tracking may not import fleet).
-admin.site.unregister(KeyBatch)
-
-
+# KeyBatch lives in tracking (a tracker points at its batch) but its pages are the lifecycle's
+# first steps, so fleet registers its admin (tracking may not import fleet).
 @admin.register(KeyBatch)
-class FleetKeyBatchAdmin(_OperationPages, KeyBatchAdmin):
+class KeyBatchAdmin(_OperationPages, admin.ModelAdmin):
+    list_display = ["name", "state", "created_at", "created_by"]
+    list_filter = ["state"]
+    search_fields = ["name"]
+    list_select_related = ["created_by"]
     change_form_template = "admin/fleet/keybatch/change_form.html"
     change_list_template = "admin/fleet/keybatch/change_list.html"
     readonly_fields = ["name", "state", "created_at", "created_by", "lifecycle_summary"]
@@ -164,7 +172,7 @@ class AllocationInline(admin.TabularInline):
 
 
 @admin.register(CustomerOrder)
-class CustomerOrderAdmin(_OperationPages, TenantAdminMixin, admin.ModelAdmin):
+class CustomerOrderAdmin(_OperationPages, admin.ModelAdmin):
     list_display = ["reference", "client", "quantity", "allocated", "status", "created_at"]
     list_filter = ["status", "client"]
     search_fields = ["reference", "client__name"]

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin
 from leaflet.admin import LeafletGeoAdmin
 
+from tracking.admin import ReadOnlyAdminMixin
+
 from . import services
 from .models import City, GeocodeCache, Place, StatusHistory
 
@@ -39,13 +41,11 @@ class PlaceAdmin(LeafletGeoAdmin):
     list_filter = ["kind", "client"]
     search_fields = ["name", "address", "client__name"]
     filter_horizontal = ["production_runs"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
+    list_select_related = ["client"]
 
 
 @admin.register(StatusHistory)
-class StatusHistoryAdmin(admin.ModelAdmin):
+class StatusHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["tracker", "from_status", "to_status", "at", "place", "report_id"]
     list_filter = ["to_status"]
     search_fields = ["tracker__mac_address"]
@@ -53,27 +53,12 @@ class StatusHistoryAdmin(admin.ModelAdmin):
     list_select_related = ["tracker", "place"]
     readonly_fields = [f.name for f in StatusHistory._meta.fields]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(City)
-class CityAdmin(admin.ModelAdmin):
+class CityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["name", "country_code", "population", "timezone"]
     list_filter = ["country_code"]
     search_fields = ["name"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(GeocodeCache)

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 import pytest
+from django.contrib.auth.models import Group
 
 from tests.factories import (
     ClientFactory,
@@ -11,6 +12,7 @@ from tests.factories import (
     TrackerFactory,
     UserFactory,
 )
+from trackersite.services import staff_groups_install
 from tracking.models import Membership
 
 
@@ -59,3 +61,16 @@ def world(db) -> World:
 def persona(world):
     """Look a persona up by name: persona("a_admin")."""
     return lambda name: getattr(world, name)
+
+
+@pytest.fixture
+def staff_in(db):
+    """staff_in("operations") -> a staff member (not a superuser) in that staff group."""
+
+    def make(group: str, username: str | None = None):
+        staff_groups_install()
+        user = UserFactory(username=username or f"{group}-member", is_staff=True)
+        user.groups.add(Group.objects.get(name=group))
+        return user
+
+    return make

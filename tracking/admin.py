@@ -7,7 +7,6 @@ from .models import (
     Client,
     DailyRollup,
     HourlyRollup,
-    KeyBatch,
     LocationReport,
     Membership,
     ProductionRun,
@@ -15,11 +14,17 @@ from .models import (
 )
 
 
-class TenantAdminMixin:
-    """Admin lists go through the same scoping rule as the portal and the API."""
+class ReadOnlyAdminMixin:
+    """Derived or logged data: staff may look (with the view permission), never write."""
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class MembershipInline(admin.TabularInline):
@@ -35,14 +40,14 @@ class BrandInline(admin.TabularInline):
 
 
 @admin.register(Client)
-class ClientAdmin(TenantAdminMixin, admin.ModelAdmin):
+class ClientAdmin(admin.ModelAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline, BrandInline]
 
 
 @admin.register(Membership)
-class MembershipAdmin(TenantAdminMixin, admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "client", "role"]
     list_filter = ["role", "client"]
     search_fields = ["user__username", "user__email", "client__name"]
@@ -50,7 +55,7 @@ class MembershipAdmin(TenantAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Brand)
-class BrandAdmin(TenantAdminMixin, admin.ModelAdmin):
+class BrandAdmin(admin.ModelAdmin):
     list_display = ["name", "client"]
     list_filter = ["client"]
     search_fields = ["name", "client__name"]
@@ -58,7 +63,7 @@ class BrandAdmin(TenantAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ProductionRun)
-class ProductionRunAdmin(TenantAdminMixin, admin.ModelAdmin):
+class ProductionRunAdmin(admin.ModelAdmin):
     list_display = ["name", "brand", "client_name", "starts_at", "ends_at", "phase_label"]
     list_filter = ["brand__client", "brand", "starts_at"]
     search_fields = ["name", "brand__name", "brand__client__name"]
@@ -75,16 +80,8 @@ class ProductionRunAdmin(TenantAdminMixin, admin.ModelAdmin):
         return obj.get_phase_display()
 
 
-@admin.register(KeyBatch)
-class KeyBatchAdmin(admin.ModelAdmin):
-    list_display = ["name", "state", "created_at", "created_by"]
-    list_filter = ["state"]
-    search_fields = ["name"]
-    readonly_fields = ["state", "created_at", "created_by"]
-
-
 @admin.register(Tracker)
-class TrackerAdmin(TenantAdminMixin, LeafletGeoAdmin):
+class TrackerAdmin(LeafletGeoAdmin):
     list_display = [
         "mac_address",
         "lifecycle_state",
@@ -121,7 +118,7 @@ class TrackerAdmin(TenantAdminMixin, LeafletGeoAdmin):
 
 
 @admin.register(LocationReport)
-class LocationReportAdmin(TenantAdminMixin, LeafletGeoAdmin):
+class LocationReportAdmin(ReadOnlyAdminMixin, LeafletGeoAdmin):
     list_display = ["tracker", "observed_at", "received_at", "horizontal_accuracy", "confidence"]
     list_filter = ["observed_at"]
     search_fields = ["tracker__mac_address"]
@@ -137,38 +134,17 @@ class LocationReportAdmin(TenantAdminMixin, LeafletGeoAdmin):
         "status_byte",
     ]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(HourlyRollup, DailyRollup)
-class RollupAdmin(TenantAdminMixin, admin.ModelAdmin):
+class RollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["tracker", "bucket", "report_count", "best_accuracy_m"]
     search_fields = ["tracker__mac_address"]
     date_hierarchy = "bucket"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(TenantAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["at", "action", "actor", "client", "target"]
     list_filter = ["action", "client"]
     search_fields = ["action", "target", "actor__username"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -267,6 +267,8 @@ class Tracker(models.Model):
     class Meta:
         ordering = ["mac_address"]
         indexes = [models.Index(fields=["production_run", "lifecycle_state"])]
+        # Staff who may change a tracker's label may not, by that alone, run its lifecycle.
+        permissions = [("operate_tracker", "Can retire, fetch now and re-evaluate trackers")]
 
     def __str__(self) -> str:
         return self.mac_address
