@@ -28,11 +28,12 @@ WIDTHS = (1400, 375)
 HEIGHT = 900
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Browser:
     # Playwright's sync API runs an asyncio loop in this thread; Django's guard would then
     # refuse the ORM calls the tests make between page steps. Nothing here runs concurrently
-    # with those calls, so the guard is lifted for the browser tests' session only.
+    # with those calls, so the guard is lifted while one browser test module runs (module
+    # scope: it is set back before any other test, and a subprocess, sees the environment).
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:

@@ -1,6 +1,7 @@
 """Staff roles in the browser: who gets in, and who is refused the lifecycle pages."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.factories import UserFactory
 
@@ -37,4 +38,4 @@ def test_a_user_who_is_not_staff_cannot_log_in_to_admin(new_page):
     page.fill("#id_username", "customer")
     page.fill("#id_password", "pass-for-tests")
     page.click("input[type=submit]")
-    assert page.locator(".errornote").is_visible()
+    expect(page.locator(".errornote")).to_contain_text("staff account")
