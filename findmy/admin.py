@@ -8,6 +8,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from tracking.admin import ReadOnlyAdminMixin
 
@@ -45,7 +47,9 @@ class AppleAccountForm(forms.ModelForm):
         upload = data.get("session_file")
         if upload:
             try:
-                data["session"] = services.parse_session_json(upload.read())
+                # One byte past the cap is enough for the parser to refuse the size.
+                raw = upload.read(services.SESSION_MAX_BYTES + 1)
+                data["session"] = services.parse_session_json(raw)
             except services.InvalidSession as exc:
                 raise forms.ValidationError({"session_file": str(exc)}) from exc
         elif data.get("dsid") or data.get("search_party_token"):
@@ -95,6 +99,12 @@ class AppleAccountAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     actions = ["reset_health"]
+
+    @method_decorator(sensitive_post_parameters("search_party_token", "dsid"))
+    def changeform_view(self, request, *args, **kwargs):
+        # An error page or log line never shows the token typed in (uploads are parsed
+        # without ever raising, see services.parse_session_json).
+        return super().changeform_view(request, *args, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         # A name is how sessions are re-imported; renaming would orphan the audit trail.

@@ -31,30 +31,60 @@ class InvalidSession(ValueError):
 # --- accounts ---------------------------------------------------------------------------
 
 
+SESSION_MAX_BYTES = 1_000_000  # a real session is a few kilobytes
+
+
+def _member(data: dict, key: str, path: str) -> dict:
+    """data[key] as an object ({} when absent); anything else is named by its path."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidSession(f"{path}{key} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _text(value, path: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str | int):
+        raise InvalidSession(f"{path} must be text, not {type(value).__name__}")
+    return str(value)
+
+
 def parse_session_json(raw: bytes | str | dict) -> AccountSession:
-    """A FindMy.py `to_json()` session, or a flat {dsid, search_party_token, anisette_url}."""
+    """A FindMy.py `to_json()` session, or a flat {dsid, search_party_token, anisette_url}.
+
+    Whatever arrives (an upload, a file), the answer is an AccountSession or InvalidSession
+    with a reason, never another exception: the uploaded text is a secret and must not reach
+    an error page or a traceback.
+    """
+    if isinstance(raw, bytes | str) and len(raw) > SESSION_MAX_BYTES:
+        raise InvalidSession(f"the session file is larger than {SESSION_MAX_BYTES:,} bytes")
     try:
         data = raw if isinstance(raw, dict) else json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidSession(f"not JSON: {exc}") from exc
+        raise InvalidSession(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidSession("not a session: the JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidSession("the session must be a JSON object")
     if "login" in data or data.get("type") == "account":
-        login_data = (data.get("login") or {}).get("data") or {}
-        dsid = login_data.get("dsid")
-        tokens = (login_data.get("mobileme_data") or {}).get("tokens") or {}
-        token = tokens.get("searchPartyToken")
-        anisette = data.get("anisette") or {}
-        anisette_url = anisette.get("url", "") if isinstance(anisette, dict) else ""
+        login_data = _member(_member(data, "login", ""), "data", "login.")
+        dsid = _text(login_data.get("dsid"), "login.data.dsid")
+        tokens = _member(_member(login_data, "mobileme_data", "login.data."), "tokens", "")
+        token = _text(tokens.get("searchPartyToken"), "searchPartyToken")
+        anisette = data.get("anisette")
+        anisette_url = (
+            _text(anisette.get("url"), "anisette.url") if isinstance(anisette, dict) else ""
+        )
     else:
-        dsid = data.get("dsid")
-        token = data.get("search_party_token") or data.get("searchPartyToken")
-        anisette_url = data.get("anisette_url", "")
+        dsid = _text(data.get("dsid"), "dsid")
+        token = _text(data.get("search_party_token") or data.get("searchPartyToken"), "token")
+        anisette_url = _text(data.get("anisette_url"), "anisette_url")
     if not dsid or not token:
         raise InvalidSession("the session has no dsid or no searchPartyToken (not logged in?)")
-    return AccountSession(
-        dsid=str(dsid), search_party_token=str(token), anisette_url=str(anisette_url or "")
-    )
+    return AccountSession(dsid=dsid, search_party_token=token, anisette_url=anisette_url)
 
 
 def _audit(action: str, account: AppleAccount, user=None, **details) -> None:

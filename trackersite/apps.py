@@ -19,5 +19,7 @@ class TrackersiteConfig(AppConfig):
     name = "trackersite"
     verbose_name = "Platform"
 
-    def ready(self):
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the settings checks)
+
         post_migrate.connect(_install_staff_groups, dispatch_uid="staff_groups")

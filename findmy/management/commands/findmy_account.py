@@ -61,6 +61,6 @@ class Command(BaseCommand):
     @staticmethod
     def _username(raw: bytes) -> str | None:
         try:
-            return json.loads(raw)["account"]["username"]
-        except (ValueError, KeyError, TypeError):
+            return str(json.loads(raw)["account"]["username"])
+        except (ValueError, KeyError, TypeError, RecursionError):
             return None
