@@ -158,7 +158,7 @@ class FetchRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "account",
         "protocol",
         "ids_requested",
-        "ids_answered",
+        "ids_with_reports",
         "reports_returned",
         "reports_new",
         "reports_duplicate",

@@ -39,11 +39,11 @@ class KeyQuery:
 
 @dataclass
 class FetchAnswer:
-    """Raw payloads per hashed key. Every id of an answered request is in `answered_ids`."""
+    """Raw payloads per hashed key of an answered request; a key Apple has nothing for is
+    absent. An unanswered request raises instead (findmy.errors), so every key of a
+    FetchAnswer was answered."""
 
     payloads: dict[str, list[bytes]] = field(default_factory=dict)
-    answered_ids: set[str] = field(default_factory=set)
-    attempts: int = 0
     undecodable: int = 0  # payloads that were not even base64
 
     @property
@@ -169,7 +169,6 @@ def fetch_reports(
     answer = FetchAnswer()
     with httpx.Client(timeout=timeout, auth=(session.dsid, session.search_party_token)) as http:
         for attempt in range(1, empty_retries + 2):
-            answer.attempts = attempt
             headers = anisette.get_headers(session.anisette_url or None, timeout=timeout)
             headers.update({"User-Agent": USER_AGENT, "Accept": "*/*"})
             try:
@@ -197,6 +196,5 @@ def fetch_reports(
             if not isinstance(parsed, dict):
                 raise TransientFetchError("HTTP 200 with a JSON body that is not an object")
             parse_response(parsed, protocol=protocol, answer=answer)
-            answer.answered_ids = {q.hashed_key for q in queries}
             return answer
     raise EmptyResponse(f"{empty_retries + 1} empty 200 answers in a row", status=200)
