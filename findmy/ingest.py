@@ -24,6 +24,8 @@ from . import crypto
 from .crypto import ReportDecryptionError
 
 _TEMP_TABLE = "findmy_ingest_batch"
+_REPORT = LocationReport._meta.db_table
+_TRACKER = Tracker._meta.db_table
 # Rows per COPY + INSERT. PostgreSQL stores one chunk while the next is decrypted; chunks
 # shrink towards the end of a batch (each about the size of what is left) so the last one,
 # which nothing overlaps, is small.
@@ -43,7 +45,7 @@ _COPY_TYPES = ["int8", "timestamptz", "float8", "float8", "int2", "int2", "int2"
 
 _INSERT_SQL = f"""
 WITH inserted AS (
-    INSERT INTO tracking_locationreport (
+    INSERT INTO {_REPORT} (
         tracker_id, observed_at, received_at, point,
         horizontal_accuracy, confidence, status_byte, payload_hash
     )
@@ -58,7 +60,7 @@ WITH inserted AS (
     FROM inserted
     ORDER BY tracker_id, observed_at DESC
 ), moved AS (
-    UPDATE tracking_tracker AS t
+    UPDATE {_TRACKER} AS t
     SET last_report_at = n.observed_at, last_point = n.point,
         last_accuracy_m = n.horizontal_accuracy
     FROM newest AS n
@@ -241,7 +243,7 @@ def _report_tracker_fk() -> str:
         cursor.execute(
             "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
             "AND confrelid = %s::regclass AND contype = 'f' AND condeferrable",
-            [LocationReport._meta.db_table, Tracker._meta.db_table],
+            [_REPORT, _TRACKER],
         )
         row = cursor.fetchone()
     return row[0] if row else ""

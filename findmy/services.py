@@ -93,6 +93,13 @@ def _audit(action: str, account: AppleAccount, user=None, **details) -> None:
     )
 
 
+def _clear_health(account: AppleAccount) -> None:
+    """The account is usable again: healthy, no back-off, its error streak over (unsaved)."""
+    account.health = AppleAccount.Health.OK
+    account.backoff_until = None
+    account.consecutive_errors = 0
+
+
 @transaction.atomic
 def account_save_session(
     *, name: str, session: AccountSession, user=None, source: str = "manual"
@@ -107,9 +114,7 @@ def account_save_session(
     if created:
         account = AppleAccount(name=name)
     account.set_session(session)
-    account.health = AppleAccount.Health.OK
-    account.backoff_until = None
-    account.consecutive_errors = 0
+    _clear_health(account)
     account.save()
     _audit(
         "findmy.account_created" if created else "findmy.account_session_replaced",
@@ -132,9 +137,7 @@ def account_reset_health(*, account: AppleAccount, user=None) -> AppleAccount:
     """Staff say the account may be tried again now (after Apple's outage, say)."""
     account = AppleAccount.objects.select_for_update().get(pk=account.pk)
     before = account.health
-    account.health = AppleAccount.Health.OK
-    account.backoff_until = None
-    account.consecutive_errors = 0
+    _clear_health(account)
     account.next_request_at = timezone.now()
     account.save()
     _audit("findmy.account_reset", account, user, health_before=before)
@@ -154,9 +157,7 @@ def account_set_enabled(*, account: AppleAccount, enabled: bool, user=None) -> A
 def account_record_success(*, account_id: int, reports: int, now: datetime) -> None:
     account = AppleAccount.objects.select_for_update().get(pk=account_id)
     before = account.health
-    account.health = AppleAccount.Health.OK
-    account.consecutive_errors = 0
-    account.backoff_until = None
+    _clear_health(account)
     account.last_success_at = now
     account.reports_total += reports
     account.save()
@@ -207,22 +208,27 @@ class RoundSummary:
     fetch_run_ids: list[int] = field(default_factory=list)
     stopped_because: str = ""
 
+    def add(self, run: FetchRun, *, trackers: int) -> None:
+        self.requests += 1
+        self.trackers += trackers
+        self.reports_new += run.reports_new
+        self.fetch_run_ids.append(run.pk)
+        if run.error_kind:
+            self.errors += 1
+
 
 def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -> FetchRun:
     """One request for the claimed trackers with one account, and everything that follows."""
     now = timezone.now()
     account = AppleAccount.objects.get(pk=account_id)
     protocol = settings.FINDMY_FETCH_PROTOCOL
-    queries = []
-    for claim in claims:
-        start, end = claim.window(now)
-        queries.append(client.KeyQuery(claim.hashed_key, start, end))
+    queries = [client.KeyQuery(claim.hashed_key, *claim.window(now)) for claim in claims]
     run = FetchRun(account=account, started_at=now, protocol=protocol, ids_requested=len(claims))
     started = time.perf_counter()
     try:
         answer = client.fetch_reports(session=account.session, queries=queries, protocol=protocol)
     except FetchError as exc:
-        run.duration_ms = int((time.perf_counter() - started) * 1000)
+        run.duration_ms = _elapsed_ms(started)
         run.error_kind, run.error = exc.kind, str(exc)[:2000]
         logger.warning("fetch with account %s failed: %s: %s", account.name, exc.kind, exc)
         with transaction.atomic():
@@ -230,7 +236,33 @@ def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -
             queue.release_trackers(tracker_ids=[c.tracker_id for c in claims], worker=worker)
             run.save()
         return run
+    batches, unusable_keys = _ingest_batches(claims, answer)
+    with transaction.atomic():
+        result = ingest_payloads(batches=batches, received_at=timezone.now())
+        # Apple answered for every claimed tracker (an unanswered request raised above).
+        queue.record_answered(
+            tracker_ids=[c.tracker_id for c in claims],
+            valid_by_tracker=result.valid_by_tracker,
+            new_by_tracker=result.new_by_tracker,
+            now=now,
+        )
+        account_record_success(account_id=account_id, reports=result.new, now=timezone.now())
+        run.ids_with_reports = sum(1 for c in claims if answer.payloads.get(c.hashed_key))
+        run.reports_returned = result.returned + answer.undecodable + unusable_keys
+        run.reports_new = result.new
+        run.reports_duplicate = result.duplicate
+        run.reports_undecryptable = result.undecryptable + answer.undecodable + unusable_keys
+        run.reports_out_of_window = result.out_of_window
+        run.duration_ms = _elapsed_ms(started)
+        run.save()
+    return run
 
+
+def _ingest_batches(
+    claims: Sequence[queue.Claim], answer: client.FetchAnswer
+) -> tuple[list[tuple[IngestTarget, list[bytes]]], int]:
+    """Each claimed tracker's payloads with its key and window, and the number of payloads
+    whose tracker key no longer loads (they can't be read, so they count as undecryptable)."""
     batches = []
     unusable_keys = 0
     for claim in claims:
@@ -249,24 +281,11 @@ def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -
             window_end=claim.run_ends_at,
         )
         batches.append((target, payloads))
-    with transaction.atomic():
-        result = ingest_payloads(batches=batches, received_at=timezone.now())
-        queue.record_answered(
-            tracker_ids=[c.tracker_id for c in claims if c.hashed_key in answer.answered_ids],
-            valid_by_tracker=result.valid_by_tracker,
-            new_by_tracker=result.new_by_tracker,
-            now=now,
-        )
-        account_record_success(account_id=account_id, reports=result.new, now=timezone.now())
-        run.ids_answered = sum(1 for c in claims if answer.payloads.get(c.hashed_key))
-        run.reports_returned = result.returned + answer.undecodable + unusable_keys
-        run.reports_new = result.new
-        run.reports_duplicate = result.duplicate
-        run.reports_undecryptable = result.undecryptable + answer.undecodable + unusable_keys
-        run.reports_out_of_window = result.out_of_window
-        run.duration_ms = int((time.perf_counter() - started) * 1000)
-        run.save()
-    return run
+    return batches, unusable_keys
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
 
 
 def fetch_due(
@@ -285,13 +304,7 @@ def fetch_due(
     deadline = time.monotonic() + budget
     say = progress or (lambda message: None)
     summary = RoundSummary()
-    tracker_ids = None
-    if tracker_macs is not None:
-        tracker_ids = list(
-            Tracker.objects.filter(mac_address__in=[m.upper() for m in tracker_macs]).values_list(
-                "pk", flat=True
-            )
-        )
+    tracker_ids = None if tracker_macs is None else _tracker_ids(tracker_macs)
     queue.ensure_fetch_states(now=timezone.now())
     while summary.requests < max_requests:
         claims = queue.claim_trackers(
@@ -306,28 +319,17 @@ def fetch_due(
         account_id = queue.claim_account(now=timezone.now())
         if account_id is None:
             queue.release_trackers(tracker_ids=[c.tracker_id for c in claims], worker=worker)
-            ready_at = queue.next_account_ready_at()
-            wait = None if ready_at is None else (ready_at - timezone.now()).total_seconds()
-            if wait is None or time.monotonic() + max(wait, 0) > deadline:
+            if not _wait_for_account(deadline):
                 summary.stopped_because = "no account ready"
                 break
-            time.sleep(max(wait, 0) + 0.01)
             continue
         run = fetch_once(account_id=account_id, claims=claims, worker=worker)
-        summary.requests += 1
-        summary.trackers += len(claims)
-        summary.reports_new += run.reports_new
-        summary.fetch_run_ids.append(run.pk)
-        if run.error_kind:
-            summary.errors += 1
-        say(
-            f"{len(claims)} trackers: {run.reports_returned} returned, {run.reports_new} new, "
-            f"{run.reports_duplicate} duplicate, {run.reports_undecryptable} undecryptable"
-            + (f", error {run.error_kind}: {run.error}" if run.error_kind else "")
-        )
+        summary.add(run, trackers=len(claims))
+        say(_describe(run, trackers=len(claims)))
         if tracker_ids is not None and not run.error_kind:
             # A manual fetch of named trackers: each is fetched once.
-            tracker_ids = [t for t in tracker_ids if t not in {c.tracker_id for c in claims}]
+            fetched = {c.tracker_id for c in claims}
+            tracker_ids = [t for t in tracker_ids if t not in fetched]
             if not tracker_ids:
                 summary.stopped_because = "done"
                 break
@@ -337,3 +339,29 @@ def fetch_due(
     else:
         summary.stopped_because = "request budget spent"
     return summary
+
+
+def _tracker_ids(tracker_macs: Sequence[str]) -> list[int]:
+    macs = [m.upper() for m in tracker_macs]
+    return list(Tracker.objects.filter(mac_address__in=macs).values_list("pk", flat=True))
+
+
+def _wait_for_account(deadline: float) -> bool:
+    """Sleep until the soonest account is ready; False (without sleeping) when none is usable
+    or none will be ready before the round's deadline."""
+    ready_at = queue.next_account_ready_at()
+    if ready_at is None:
+        return False
+    wait = max((ready_at - timezone.now()).total_seconds(), 0)
+    if time.monotonic() + wait > deadline:
+        return False
+    time.sleep(wait + 0.01)
+    return True
+
+
+def _describe(run: FetchRun, *, trackers: int) -> str:
+    return (
+        f"{trackers} trackers: {run.reports_returned} returned, {run.reports_new} new, "
+        f"{run.reports_duplicate} duplicate, {run.reports_undecryptable} undecryptable"
+        + (f", error {run.error_kind}: {run.error}" if run.error_kind else "")
+    )
