@@ -1,6 +1,6 @@
 """The status walk of one tracker over its classified reports, in observed_at order.
 
-Pure Python, no database: the status engine (services.evaluate_statuses) classifies every new
+No database access: the status engine (services.evaluate_statuses) classifies every new
 report in SQL (which place it is in, if any) and streams the rows here, one tracker after the
 other. The rules:
 
@@ -32,10 +32,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-UNKNOWN = "UNKNOWN"
-IN_TRANSIT = "IN_TRANSIT"
-IN_STORAGE = "IN_STORAGE"
-DELIVERED = "DELIVERED"
+from tracking.models import Tracker
+
+# The status values as the plain strings the engine's rows and the stored streaks carry.
+UNKNOWN = Tracker.Status.UNKNOWN.value
+IN_TRANSIT = Tracker.Status.IN_TRANSIT.value
+IN_STORAGE = Tracker.Status.IN_STORAGE.value
+DELIVERED = Tracker.Status.DELIVERED.value
 
 PRIORITY = {UNKNOWN: 0, IN_TRANSIT: 1, IN_STORAGE: 2, DELIVERED: 3}
 

@@ -9,16 +9,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, groupby
-from operator import itemgetter
+from operator import attrgetter
 
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.rows import namedtuple_row
 
-from ..models import ProcessingCursor
-from ..transitions import Island, Observation, TrackerWalk
+from tracking.models import LocationReport, Tracker
+
+from ..models import Place, ProcessingCursor, StatusHistory, TrackerGeoState
+from ..transitions import DELIVERED, IN_STORAGE, IN_TRANSIT, Island, Observation, TrackerWalk
 from .locks import LOCK_STATUS
+
+_REPORT = LocationReport._meta.db_table
+_TRACKER = Tracker._meta.db_table
+_STATE = TrackerGeoState._meta.db_table
+_PLACE = Place._meta.db_table
+_PLACE_RUNS = Place.production_runs.through._meta.db_table
+_HISTORY = StatusHistory._meta.db_table
+_DELIVERY = Place.Kind.DELIVERY.value
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +66,16 @@ class EvaluationResult:
 #   tracker's state: the walk in Python (transitions.TrackerWalk.observe_island) costs per
 #   island, not per report.
 #
-# The first row is the totals row (tracker_id NULL): reports and late reports in the columns
-# n and place_id. The island rows follow, ordered by tracker and island.
-_STATUS_SQL = """
+# Every row counts its reports in n and the late ones among them in n_late. The first row is
+# the totals row (tracker_id NULL: every report in scope, walked or not); the island rows
+# follow, ordered by tracker and island. Rows are read by column name (namedtuple_row).
+_STATUS_SQL = f"""
 WITH classified AS MATERIALIZED (
     SELECT DISTINCT ON (r.id)
            r.id, r.tracker_id, r.observed_at,
            CASE WHEN pr.place_id IS NOT NULL THEN p.id END AS place_id,
-           CASE WHEN pr.place_id IS NULL THEN 'IN_TRANSIT'
-                WHEN p.kind = 'DELIVERY' THEN 'DELIVERED' ELSE 'IN_STORAGE' END AS status,
+           CASE WHEN pr.place_id IS NULL THEN '{IN_TRANSIT}'
+                WHEN p.kind = '{_DELIVERY}' THEN '{DELIVERED}' ELSE '{IN_STORAGE}' END AS status,
            COALESCE(r.observed_at < GREATEST(t.status_changed_at,
                                              (s.departure_streak -> -1 ->> 1)::timestamptz),
                     false) AS late,
@@ -71,18 +83,18 @@ WITH classified AS MATERIALIZED (
            s.place_id AS s_place_id, s.place_since AS s_place_since,
            NULLIF(s.departure_streak, '[]'::jsonb)::text AS s_streak,
            s.tracker_id IS NOT NULL AS has_state
-    FROM tracking_locationreport r
-    JOIN tracking_tracker t ON t.id = r.tracker_id
-    LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = r.tracker_id
-    LEFT JOIN geofencing_place p
+    FROM {_REPORT} r
+    JOIN {_TRACKER} t ON t.id = r.tracker_id
+    LEFT JOIN {_STATE} s ON s.tracker_id = r.tracker_id
+    LEFT JOIN {_PLACE} p
       ON p.zone && r.point::geometry
      AND CASE WHEN p.polygon IS NULL THEN ST_DWithin(r.point, p.point, p.radius_m)
               ELSE ST_Covers(p.polygon, r.point) END
-    LEFT JOIN geofencing_place_production_runs pr
+    LEFT JOIN {_PLACE_RUNS} pr
       ON pr.place_id = p.id AND pr.productionrun_id = t.production_run_id
     WHERE r.id > %(low)s AND r.id <= %(high)s AND r.horizontal_accuracy <= %(max_accuracy)s
-      AND r.id > t.status_watermark AND {scope}
-    ORDER BY r.id, pr.place_id IS NOT NULL DESC, p.kind = 'DELIVERY' DESC,
+      AND r.id > t.status_watermark AND {{scope}}
+    ORDER BY r.id, pr.place_id IS NOT NULL DESC, p.kind = '{_DELIVERY}' DESC,
              p.id IS NOT DISTINCT FROM s.place_id DESC, r.point <-> p.point
 ), walked AS (
     SELECT DISTINCT tracker_id FROM classified
@@ -102,13 +114,14 @@ WITH classified AS MATERIALIZED (
 )
 SELECT NULL::bigint AS tracker_id, NULL::bigint AS island, NULL::bigint AS first_id,
        NULL::timestamptz AS first_at, NULL::timestamptz AS last_at, count(*) AS n,
-       NULL::text AS status, count(*) FILTER (WHERE late) AS place_id, NULL::boolean AS late,
-       NULL::varchar AS t_status, NULL::timestamptz AS t_changed_at, NULL::bigint AS s_place_id,
-       NULL::timestamptz AS s_place_since, NULL::text AS s_streak, NULL::boolean AS has_state
+       count(*) FILTER (WHERE late) AS n_late, NULL::text AS status, NULL::bigint AS place_id,
+       NULL::boolean AS late, NULL::varchar AS t_status, NULL::timestamptz AS t_changed_at,
+       NULL::bigint AS s_place_id, NULL::timestamptz AS s_place_since, NULL::text AS s_streak,
+       NULL::boolean AS has_state
 FROM classified
 UNION ALL
 SELECT tracker_id, island, min(id) FILTER (WHERE starts = 1), min(observed_at),
-       max(observed_at), count(*), status, place_id, late,
+       max(observed_at), count(*), count(*) FILTER (WHERE late), status, place_id, late,
        -- the tracker's state, the same on each of its rows
        min(t_status), min(t_changed_at), min(s_place_id), min(s_place_since), min(s_streak),
        bool_and(has_state)
@@ -157,7 +170,7 @@ def _fast_timestamps(cursor) -> None:
 
 
 _HISTORY_COPY = (
-    "COPY geofencing_statushistory (tracker_id, from_status, to_status, at, place_id,"
+    f"COPY {_HISTORY} (tracker_id, from_status, to_status, at, place_id,"
     " report_id, recorded_at) FROM STDIN (FORMAT BINARY)"
 )
 _HISTORY_TYPES = ["int8", "text", "text", "timestamptz", "int8", "int8", "timestamptz"]
@@ -169,7 +182,7 @@ _MOVE_COLUMNS = (
 )  # fmt: skip
 
 
-def _walk_islands(raw, islands: list[tuple], *, recorded_at: datetime, **rules) -> tuple:
+def _walk_islands(raw, islands: list, *, recorded_at: datetime, **rules) -> tuple:
     """Walk each tracker's islands (rows of _STATUS_SQL after the totals row) and record its
     changes. History streams into the table by binary COPY while the walk goes on, so the
     server stores one tracker's changes while Python walks the next. Returns the moves (a
@@ -179,22 +192,21 @@ def _walk_islands(raw, islands: list[tuple], *, recorded_at: datetime, **rules) 
     with raw.copy(_HISTORY_COPY) as copy:
         copy.set_types(_HISTORY_TYPES)
         write = copy.write_row
-        for tracker_id, rows in groupby(islands, itemgetter(0)):
-            first = next(rows)
-            t_status, t_changed_at, s_place_id, s_place_since, s_streak, has_state = first[9:]
-            streak_before = json.loads(s_streak) if s_streak else []
+        for tracker_id, rows in groupby(islands, attrgetter("tracker_id")):
+            first = next(rows)  # its tracker's state columns are the same on each of its rows
+            s_place_id, s_place_since = first.s_place_id, first.s_place_since
+            streak_before = json.loads(first.s_streak) if first.s_streak else []
             walk = TrackerWalk(
-                status=t_status,
+                status=first.t_status,
                 place_id=s_place_id,
                 place_since=s_place_since,
-                status_changed_at=t_changed_at,
+                status_changed_at=first.t_changed_at,
                 streak=[Observation.from_json(item) for item in streak_before],
             )
             observe = walk.observe_island
             for row in chain((first,), rows):
-                # tracker_id, island, first_id, first_at, last_at, n, status, place_id, late
-                first_report = Observation(row[2], row[3], row[6], row[7])
-                observe(Island(first_report, row[5], row[4], row[8]), **rules)
+                first_report = Observation(row.first_id, row.first_at, row.status, row.place_id)
+                observe(Island(first_report, row.n, row.last_at, row.late), **rules)
             walked += 1
             changes = walk.transitions
             streak = [obs.to_json() for obs in walk.streak]
@@ -212,7 +224,7 @@ def _walk_islands(raw, islands: list[tuple], *, recorded_at: datetime, **rules) 
             moved.append(
                 (tracker_id, walk.status, walk.status_changed_at, walk.place_id,
                  walk.place_since, json.dumps(streak) if streak else "[]", bool(changes),
-                 state_moved, has_state)
+                 state_moved, first.has_state)
             )  # fmt: skip
     return [list(column) for column in zip(*moved, strict=True)], walked, transitions
 
@@ -220,7 +232,7 @@ def _walk_islands(raw, islands: list[tuple], *, recorded_at: datetime, **rules) 
 # The trackers whose status moved, and the state of those whose place or streak moved, in one
 # statement from the walk's columns: existing state rows by UPDATE, new ones by INSERT (ON
 # CONFLICT: the city labeller may have created one meanwhile).
-_WRITE_MOVES_SQL = """
+_WRITE_MOVES_SQL = f"""
 WITH e AS (
     SELECT * FROM unnest(%(tracker_id)b::bigint[], %(status)b::text[],
                          %(status_changed_at)b::timestamptz[], %(place_id)b::bigint[],
@@ -230,21 +242,21 @@ WITH e AS (
         AS e(tracker_id, status, status_changed_at, place_id, place_since, departure_streak,
              status_moved, state_moved, has_state)
 ), moved AS (
-    UPDATE tracking_tracker t
+    UPDATE {_TRACKER} t
     SET status = e.status, status_changed_at = e.status_changed_at,
         status_watermark = GREATEST(t.status_watermark, %(high)s)
     FROM e
     WHERE t.id = e.tracker_id AND e.status_moved
     RETURNING 1
 ), kept AS (
-    UPDATE geofencing_trackergeostate s
+    UPDATE {_STATE} s
     SET place_id = e.place_id, place_since = e.place_since,
         departure_streak = e.departure_streak
     FROM e
     WHERE s.tracker_id = e.tracker_id AND e.state_moved AND e.has_state
     RETURNING 1
 )
-INSERT INTO geofencing_trackergeostate AS s (tracker_id, place_id, place_since, departure_streak)
+INSERT INTO {_STATE} AS s (tracker_id, place_id, place_since, departure_streak)
 SELECT tracker_id, place_id, place_since, departure_streak
 FROM e
 WHERE state_moved AND NOT has_state
@@ -279,55 +291,70 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
     rules in transitions.py) while their history streams in by COPY; the moved trackers and
     their state follow in one statement.
     """
-    rules = {
-        "departure_reports": max(1, int(settings.GEOFENCING_DEPARTURE_REPORTS)),
-        "departure_minutes": float(getattr(settings, "GEOFENCING_DEPARTURE_MINUTES", 0.0)),
-    }
+    ids = None if tracker_ids is None else sorted({int(i) for i in tracker_ids})
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_STATUS])
-        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM tracking_locationreport")
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {_REPORT}")
         high = cursor.fetchone()[0]
         global_cursor, _ = ProcessingCursor.objects.select_for_update().get_or_create(name="status")
-        params = {
-            "max_accuracy": settings.GEOFENCING_MAX_ACCURACY_M,
-            "high": high,
-            "low": global_cursor.last_report_id,
-        }
-        if tracker_ids is not None:
-            params["ids"] = sorted({int(i) for i in tracker_ids})
-
         raw = cursor.cursor
-        _fast_timestamps(raw)
-        with _local_settings(raw, _ENGINE_SETTINGS):
-            raw.execute(_status_sql(scoped=tracker_ids is not None), params)
-            rows = raw.fetchall()
-        totals, islands = rows[0], rows[1:]
-        reports, skipped = int(totals[5]), int(totals[7])  # every late report is skipped
-
+        totals, islands = _classify(
+            raw, low=global_cursor.last_report_id, high=high, tracker_ids=ids
+        )
         now = timezone.now()
         walked = transitions = 0
         if islands:
-            moves, walked, transitions = _walk_islands(raw, islands, recorded_at=now, **rules)
-            _write_moves(raw, moves, high=high)
-        if tracker_ids is None:
-            global_cursor.last_report_id = max(global_cursor.last_report_id, high)
-            global_cursor.updated_at = now
-            global_cursor.save(update_fields=["last_report_id", "updated_at"])
-        else:
-            cursor.execute(
-                "UPDATE tracking_tracker SET status_watermark = %s"
-                " WHERE id = ANY(%s) AND status_watermark < %s",
-                [high, params["ids"], high],
+            moves, walked, transitions = _walk_islands(
+                raw, islands, recorded_at=now, **_departure_rules()
             )
+            _write_moves(raw, moves, high=high)
+        _advance_watermarks(cursor, global_cursor, high=high, tracker_ids=ids, now=now)
     result = EvaluationResult(
-        reports=reports,
+        reports=totals.n,
         walked=walked,
         transitions=transitions,
-        skipped_late=skipped,
+        skipped_late=totals.n_late,  # every late report is skipped
         high_water=high,
     )
     logger.info("status engine: %s", result)
     return result
+
+
+def _departure_rules() -> dict:
+    """The debounce settings, as TrackerWalk.observe_island takes them."""
+    return {
+        "departure_reports": max(1, int(settings.GEOFENCING_DEPARTURE_REPORTS)),
+        "departure_minutes": float(getattr(settings, "GEOFENCING_DEPARTURE_MINUTES", 0.0)),
+    }
+
+
+def _classify(raw, *, low: int, high: int, tracker_ids: list[int] | None) -> tuple:
+    """The totals row and the island rows of _STATUS_SQL, as named tuples, read in the
+    caller's transaction."""
+    params = {"max_accuracy": settings.GEOFENCING_MAX_ACCURACY_M, "high": high, "low": low}
+    if tracker_ids is not None:
+        params["ids"] = tracker_ids
+    # A client-side binding cursor like Django's own, so the statement is planned the same.
+    named = psycopg.ClientCursor(raw.connection, row_factory=namedtuple_row)
+    with named, _local_settings(raw, _ENGINE_SETTINGS):
+        _fast_timestamps(named)
+        named.execute(_status_sql(scoped=tracker_ids is not None), params)
+        rows = named.fetchall()
+    return rows[0], rows[1:]
+
+
+def _advance_watermarks(cursor, global_cursor, *, high: int, tracker_ids, now) -> None:
+    """A full run moves the global cursor; a limited run its trackers' own watermarks."""
+    if tracker_ids is None:
+        global_cursor.last_report_id = max(global_cursor.last_report_id, high)
+        global_cursor.updated_at = now
+        global_cursor.save(update_fields=["last_report_id", "updated_at"])
+    else:
+        cursor.execute(
+            f"UPDATE {_TRACKER} SET status_watermark = %s"
+            " WHERE id = ANY(%s) AND status_watermark < %s",
+            [high, tracker_ids, high],
+        )
 
 
 def effective_status_watermark(*, tracker) -> int:
