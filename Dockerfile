@@ -10,13 +10,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=trackersite.settings.production
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY trackersite ./trackersite
 COPY tracking ./tracking
 COPY fleet ./fleet
 COPY findmy ./findmy
 COPY geofencing ./geofencing
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir -c requirements.lock .
 COPY . .
 # Placeholders: collectstatic needs settings, not secrets (the key only has to be well formed).
 RUN SECRET_KEY=collectstatic SECRETS_ENCRYPTION_KEY=Y29sbGVjdHN0YXRpYy1vbmx5LW5vdC1hLXJlYWwtayE= \

@@ -22,16 +22,21 @@ SUDO := $(shell if [ "$$(id -u)" = 0 ]; then echo ""; elif command -v sudo >/dev
 help:
 	@echo "make test   set everything up, then run ruff, checks and the test suite"
 	@echo "make run    set everything up, load demo data, start web + worker + beat + simulator"
+	@echo "make bench  run every benchmark against its own database and print the ratios"
+	@echo "make audit  check the locked Python packages for known vulnerabilities"
 
 setup: venv services database
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# requirements.lock pins every package (direct and indirect) to the versions last tested;
+# `make lock` writes it anew from the venv after pyproject.toml changed.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "==> installing Python packages into $(VENV)"
 	@$(PY) -m pip install --disable-pip-version-check --upgrade pip > $(VENV)/pip.log 2>&1 \
-	  && $(PY) -m pip install --disable-pip-version-check -e '.[dev]' >> $(VENV)/pip.log 2>&1 \
+	  && $(PY) -m pip install --disable-pip-version-check -c requirements.lock -e '.[dev]' \
+	     >> $(VENV)/pip.log 2>&1 \
 	  || { tail -40 $(VENV)/pip.log; echo "pip install failed (log: $(VENV)/pip.log)"; exit 1; }
 	@touch $@
 
@@ -118,6 +123,19 @@ run: migrate
 	FINDMY_FETCH_URL=http://127.0.0.1:$(SIMULATOR_PORT)/findmyservice/v2/fetch \
 	ANISETTE_URL=http://127.0.0.1:$(SIMULATOR_PORT)/ \
 	  $(VENV)/bin/honcho start -f Procfile
+
+# Every bench/*.py against a database of its own (bench_NAME), then one table of ratios.
+# BENCHES="keys decrypt" runs only those.
+bench: setup
+	$(PY) bench/_run_all.py $(BENCHES)
+
+lock: venv
+	$(PY) -m pip freeze --exclude-editable --disable-pip-version-check | sort -f > requirements.lock
+	@echo "==> requirements.lock: $$(wc -l < requirements.lock) packages"
+
+# Known vulnerabilities in the locked packages (asks PyPI's advisory data; installs nothing).
+audit: venv
+	$(VENV)/bin/pip-audit --requirement requirements.lock --no-deps --disable-pip --strict --progress-spinner off
 
 clean-venv:
 	rm -rf $(VENV)
