@@ -178,7 +178,10 @@ class ReportingFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
+            ("due", "Due now"),
+            ("leased", "Leased by a worker"),
             ("never", "Never reported"),
+            ("silent_24h", "Silent for more than 24 h"),
             ("24h", "No report in 24 h"),
             ("7d", "No report in 7 days"),
             ("backing_off", "Backing off (misses)"),
@@ -187,6 +190,14 @@ class ReportingFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         now = timezone.now()
         value = self.value()
+        if value == "due":
+            return queryset.filter(next_due_at__lte=now).filter(
+                Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+            )
+        if value == "leased":
+            return queryset.filter(claimed_until__gt=now)
+        if value == "silent_24h":
+            return queryset.filter(tracker__last_report_at__lt=now - timedelta(hours=24))
         if value == "never":
             return queryset.filter(tracker__last_report_at__isnull=True)
         if value == "24h":

@@ -49,7 +49,7 @@ SECRETS_ENCRYPTION_OLD_KEYS = env.list("SECRETS_ENCRYPTION_OLD_KEYS", default=[]
 APP_VERSION = env.str("APP_VERSION", default="0.1.0")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "trackersite.admin_config.OperatorAdminConfig",  # django.contrib.admin, dashboard as index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
