@@ -33,7 +33,7 @@ def _populate(world, n: int) -> None:
         FetchRun.objects.create(
             started_at=now - timedelta(hours=i % 150),
             ids_requested=10,
-            ids_answered=i % 10,
+            ids_with_reports=i % 10,
             reports_new=i,
             error_kind="" if i % 3 else "backoff",
         )
@@ -80,9 +80,9 @@ def test_dashboard_counts_trackers_queue_and_fetch_health(world):
         tracker=silent, next_due_at=now - timedelta(minutes=1),
         claimed_until=now + timedelta(minutes=1), backoff_factor=4,
     )  # fmt: skip
-    FetchRun.objects.create(started_at=now, ids_requested=4, ids_answered=1, reports_new=7)
+    FetchRun.objects.create(started_at=now, ids_requested=4, ids_with_reports=1, reports_new=7)
     FetchRun.objects.create(started_at=now, error_kind="needs_login")
-    FetchRun.objects.create(started_at=now - timedelta(days=3), ids_requested=2, ids_answered=2)
+    FetchRun.objects.create(started_at=now - timedelta(days=3), ids_requested=2, ids_with_reports=2)
     FetchRun.objects.create(started_at=now - timedelta(days=9), reports_new=1000)  # too old
 
     d = selectors.operations_dashboard(now=now)

@@ -35,7 +35,7 @@ class FetchSeries:
     labels: list[str]
     requests_by_kind: dict[str, list[int]]  # "ok" or an error kind -> requests per bucket
     reports_new: list[int]
-    heard_share: list[float | None]  # ids answered / ids asked, in %; None: nothing asked
+    heard_share: list[float | None]  # ids with reports / ids asked, in %; None: none asked
 
     def as_chart_data(self) -> dict:
         return {
@@ -137,7 +137,7 @@ def _fetch_series(now: datetime) -> tuple[FetchSeries, FetchSeries]:
             requests=Count("id"),
             new=Sum("reports_new"),
             asked=Sum("ids_requested"),
-            answered=Sum("ids_answered"),
+            answered=Sum("ids_with_reports"),
         )
     )
     hours = [first_hour + timedelta(hours=i) for i in range(7 * 24)]

@@ -20,7 +20,7 @@ def test_operations_member_sees_the_dashboard_with_its_charts(staff_page, world,
         FetchRun.objects.create(
             started_at=now - timedelta(hours=hours),
             ids_requested=64,
-            ids_answered=40 + hours,
+            ids_with_reports=40 + hours,
             reports_new=100 + 5 * hours,
             error_kind="backoff" if hours % 6 == 0 else "",
         )
