@@ -41,3 +41,10 @@ class AccountNeedsLogin(FetchError):
 
     transient = False
     kind = "needs_login"
+
+
+class SessionUnreadable(AccountNeedsLogin):
+    """The stored session no longer decrypts (the encryption key changed without a rotation):
+    only a new login or import can help, and no other account is affected."""
+
+    kind = "session_unreadable"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,7 +18,7 @@ from tracking.encryption import InvalidToken
 from tracking.models import AuditEvent, Tracker
 
 from . import client, queue
-from .errors import AccountBackoff, AccountNeedsLogin, FetchError
+from .errors import AccountBackoff, FetchError, SessionUnreadable
 from .ingest import IngestTarget, ingest_payloads, load_tracker_key
 from .models import AccountSession, AppleAccount, FetchRun
 
@@ -167,14 +168,15 @@ def account_record_success(*, account_id: int, reports: int, now: datetime) -> N
 
 @transaction.atomic
 def account_record_error(*, account_id: int, error: FetchError, now: datetime) -> None:
-    """401 needs a new login; everything else rests the account, longer each time."""
+    """A permanent error (401, a session that no longer decrypts) needs a new login; a
+    transient one rests the account, longer each time."""
     account = AppleAccount.objects.select_for_update().get(pk=account_id)
     before = account.health
     account.errors_total += 1
     account.consecutive_errors += 1
     account.last_error = f"{error.kind}: {error}"[:2000]
     account.last_error_at = now
-    if isinstance(error, AccountNeedsLogin):
+    if not error.transient:
         account.health = AppleAccount.Health.NEEDS_LOGIN
     else:
         delay = min(
@@ -226,7 +228,9 @@ def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -
     run = FetchRun(account=account, started_at=now, protocol=protocol, ids_requested=len(claims))
     started = time.perf_counter()
     try:
-        answer = client.fetch_reports(session=account.session, queries=queries, protocol=protocol)
+        answer = client.fetch_reports(
+            session=_readable_session(account), queries=queries, protocol=protocol
+        )
     except FetchError as exc:
         run.duration_ms = _elapsed_ms(started)
         run.error_kind, run.error = exc.kind, str(exc)[:2000]
@@ -256,6 +260,16 @@ def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -
         run.duration_ms = _elapsed_ms(started)
         run.save()
     return run
+
+
+def _readable_session(account: AppleAccount) -> AccountSession:
+    try:
+        return account.session
+    except (InvalidToken, ValueError, KeyError) as exc:
+        raise SessionUnreadable(
+            "the stored session cannot be decrypted with the current encryption keys; "
+            "log the account in again or import its session"
+        ) from exc
 
 
 def _ingest_batches(
@@ -298,6 +312,12 @@ def fetch_due(
 ) -> RoundSummary:
     """Fetch reports for due trackers until none is due, no account is ready in time, or the
     round's request/time budget is spent. Safe to run in several workers at once."""
+    if settings.FINDMY_FETCH_PROTOCOL not in client.PROTOCOLS:
+        # Checked before anything is claimed: no tracker stays leased, no account is blamed.
+        raise ImproperlyConfigured(
+            f"FINDMY_FETCH_PROTOCOL={settings.FINDMY_FETCH_PROTOCOL!r} is not one of "
+            f"{', '.join(client.PROTOCOLS)}"
+        )
     worker = worker or queue.worker_name()
     max_requests = max_requests or settings.FINDMY_MAX_REQUESTS_PER_ROUND
     budget = settings.FINDMY_ROUND_SECONDS if round_seconds is None else round_seconds
