@@ -158,7 +158,7 @@ def test_big_batches_go_in_chunks_with_the_same_result(tracker):
     batches = []
     for t in [tracker, *others]:
         payloads = [report(t, now - timedelta(minutes=i), lat=i / 10) for i in range(150)]
-        payloads.append(payloads[0][:-1] + b"\x00")  # damaged
+        payloads.append(payloads[0][:-1] + bytes((payloads[0][-1] ^ 1,)))  # damaged
         batches.append((target(t), payloads + payloads[:5]))  # and repeated
     result = ingest_payloads(batches=batches, min_chunk_rows=10)
     assert (result.returned, result.new, result.duplicate, result.undecryptable) == (
