@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -51,10 +53,19 @@ class AppleAccount(models.Model):
         BACKING_OFF = "BACKING_OFF", "Backing off"
 
     # Re-encrypted by `manage.py rotate_encryption_key`.
-    encrypted_fields = ("session_encrypted",)
+    encrypted_fields = ("session_encrypted", "password_encrypted")
 
     name = models.CharField(max_length=200, unique=True)
     session_encrypted = models.BinaryField(editable=False)
+    # Set when the platform logged the account in itself (findmy.login). With the password
+    # kept, a 401 during a fetch leads to one re-login instead of NEEDS_LOGIN.
+    username = models.CharField(
+        max_length=200, blank=True, help_text="The Apple ID, when the platform logged it in."
+    )
+    password_encrypted = models.BinaryField(null=True, blank=True, editable=False)
+    client_id = models.CharField(
+        max_length=36, blank=True, help_text="The client id iCloud knows this login by."
+    )
     is_enabled = models.BooleanField(default=True)
     health = models.CharField(max_length=12, choices=Health.choices, default=Health.OK)
 
@@ -90,6 +101,59 @@ class AppleAccount(models.Model):
     def dsid(self) -> str:
         """Not a secret by itself; staff need it to tell accounts apart."""
         return self.session.dsid
+
+    @property
+    def keeps_password(self) -> bool:
+        return self.password_encrypted is not None
+
+    def apple_password(self) -> str:
+        return encryption.decrypt(self.password_encrypted).decode()
+
+    def set_apple_password(self, password: str | None) -> None:
+        """Keep the password (encrypted) for re-logins, or forget it with None."""
+        self.password_encrypted = (
+            None if password is None else encryption.encrypt(password.encode())
+        )
+
+
+class AccountLogin(models.Model):
+    """A login between two of its steps, waiting for the second factor.
+
+    Everything the next step needs (password, Apple's tokens, phone numbers) is in
+    `state_encrypted`. The row is deleted when the account is logged in, and is worthless
+    after `expires_at` (10 minutes after the start).
+    """
+
+    class State(models.TextChoices):
+        NEEDS_SECOND_FACTOR = "NEEDS_SECOND_FACTOR", "Needs a second factor"
+        CODE_SENT = "CODE_SENT", "Code sent"
+
+    encrypted_fields = ("state_encrypted",)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account_name = models.CharField(max_length=200)
+    username = models.CharField(max_length=200)
+    state = models.CharField(max_length=20, choices=State.choices)
+    method = models.CharField(max_length=20, blank=True)
+    state_encrypted = models.BinaryField(editable=False)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"login of {self.account_name} ({self.get_state_display()})"
+
+    @property
+    def secrets(self) -> dict:
+        return json.loads(encryption.decrypt(self.state_encrypted))
+
+    def set_secrets(self, value: dict) -> None:
+        self.state_encrypted = encryption.encrypt(json.dumps(value).encode())
 
 
 class TrackerFetchState(models.Model):

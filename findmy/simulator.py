@@ -5,6 +5,9 @@
   POST /findmyservice/v2/fetch    the v2 fetch protocol
   POST /acsnservice/fetch         the legacy fetch protocol
   GET  /_simulator                counters (requests, reports served), for people watching
+  and Apple's login for one configurable Apple ID (GSA SRP-6a, trusted-device and SMS second
+  factors, iCloud loginDelegates): see findmy/gsa_simulator.py. Point APPLE_GSA_URL and
+  APPLE_SETUP_URL at the simulator's base URL.
 
 It answers with reports encrypted to the real advertisement keys of the trackers in the
 database. Each tracker reports every `report_interval_seconds` (at a phase of its own) and moves
@@ -36,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from django.db import connection
 
 from . import crypto
+from .gsa_simulator import GsaAccountConfig, GsaSimulator
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +70,7 @@ class SimulatorConfig:
     dwell_hours: float = 1.0  # time spent at each route point
     walk_radius_km: float = 25.0
     center: tuple[float, float] = DEFAULT_CENTER
+    login: GsaAccountConfig = field(default_factory=GsaAccountConfig)
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class FindMySimulator:
         self.damaged: dict[str, set[bytes]] = {}  # damaged payloads served, per hashed key
         self.requests: list[dict] = []  # path, ids and outcome of every fetch request
         self.counters: Counter = Counter()
+        self.gsa = GsaSimulator(self.config.login)  # Apple's login: GSA, 2FA, iCloud
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -350,6 +356,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(body).encode())
 
     def do_GET(self):  # noqa: N802 - the stdlib's name
+        if self.sim.gsa.handle(self, "GET"):
+            return None
         if self.path.rstrip("/") == "":
             self.sim.counters["anisette"] += 1
             return self._json(200, anisette_headers())
@@ -359,7 +367,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, stats)
         return self._json(404, {"error": "not found"})
 
+    def do_PUT(self):  # noqa: N802 - the stdlib's name
+        if not self.sim.gsa.handle(self, "PUT"):
+            self._json(404, {"error": "not found"})
+
     def do_POST(self):  # noqa: N802 - the stdlib's name
+        if self.sim.gsa.handle(self, "POST"):
+            return None
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         if self.path == V2_PATH or self.path.endswith("/v2/fetch"):
@@ -441,5 +455,11 @@ class _Handler(BaseHTTPRequestHandler):
         """Apple refuses a request without Basic auth or without anisette headers."""
         auth = self.headers.get("Authorization", "")
         if not auth.startswith("Basic ") or not self.headers.get("X-Apple-I-MD"):
+            return "unauthorized"
+        try:
+            token = base64.b64decode(auth[6:]).decode().split(":", 1)[1]
+        except (ValueError, IndexError):
+            return "unauthorized"
+        if self.sim.gsa.token_refused(token):  # a session the simulated login has expired
             return "unauthorized"
         return None

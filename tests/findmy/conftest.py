@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from findmy import anisette
+from findmy.gsa_simulator import GsaAccountConfig, GsaSimulator
 from findmy.models import TrackerFetchState
 from findmy.simulator import FindMySimulator, SimulatorConfig
 from tests.factories import ProductionRunFactory, TrackerFactory
@@ -31,6 +32,28 @@ def simulator(settings, transactional_db):
     yield sim
     sim.stop()
     anisette.clear_cache()
+
+
+APPLE_ID = "owner@example.com"
+APPLE_PASSWORD = "Pw-for-tests-7c1e!"
+APPLE_CODE = "482915"
+
+
+@pytest.fixture
+def apple(simulator, settings):
+    """The simulator's Apple login, for one Apple ID; `apple(second_factor=...)` reconfigures."""
+    settings.APPLE_GSA_URL = simulator.base_url
+    settings.APPLE_SETUP_URL = simulator.base_url
+
+    def configure(**overrides) -> GsaSimulator:
+        config = GsaAccountConfig(
+            username=APPLE_ID, password=APPLE_PASSWORD, code=APPLE_CODE, **overrides
+        )
+        simulator.gsa = GsaSimulator(config)
+        return simulator.gsa
+
+    configure()
+    return configure
 
 
 @pytest.fixture
@@ -64,7 +87,7 @@ def make_due(*trackers):
 def run_command(simulator):
     """Run a manage.py command in a new process against the test database."""
 
-    def run(*args, env=None, timeout=120):
+    def run(*args, env=None, timeout=120, input=None, check=True):  # noqa: A002
         db = connection.settings_dict
         full_env = {
             **os.environ,
@@ -72,6 +95,8 @@ def run_command(simulator):
             "DATABASE_URL": f"postgis://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "FINDMY_FETCH_URL": simulator.base_url + "/findmyservice/v2/fetch",
             "ANISETTE_URL": simulator.base_url + "/",
+            "APPLE_GSA_URL": simulator.base_url,
+            "APPLE_SETUP_URL": simulator.base_url,
             **(env or {}),
         }
         return subprocess.run(
@@ -81,7 +106,8 @@ def run_command(simulator):
             capture_output=True,
             text=True,
             timeout=timeout,
-            check=True,
+            check=check,
+            input=input,
         )
 
     return run

@@ -42,7 +42,8 @@ def test_import_of_a_findmy_py_session_is_encrypted_at_rest(world):
     )
     event = AuditEvent.objects.get(action="findmy.account_created")
     assert event.actor == world.staff and TOKEN not in json.dumps(event.details)
-    assert AppleAccount.encrypted_fields == ("session_encrypted",)
+    assert AppleAccount.encrypted_fields == ("session_encrypted", "password_encrypted")
+    assert account.password_encrypted is None  # an imported session keeps no password
 
 
 def test_a_new_session_clears_needs_login(db):

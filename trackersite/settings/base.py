@@ -169,6 +169,11 @@ FINDMY_FETCH_URL = env.str(
 )
 FINDMY_FETCH_PROTOCOL = env.str("FINDMY_FETCH_PROTOCOL", default="v2")  # v2 | legacy
 ANISETTE_URL = env.str("ANISETTE_URL", default="http://127.0.0.1:6969/")
+# Apple's login: GSA (SRP-6a and the second factor) and iCloud's loginDelegates.
+APPLE_GSA_URL = env.str("APPLE_GSA_URL", default="https://gsa.apple.com")
+APPLE_SETUP_URL = env.str("APPLE_SETUP_URL", default="https://setup.icloud.com")
+# A login waiting for its second factor is forgotten after this many minutes.
+FINDMY_LOGIN_STATE_MINUTES = 10
 FINDMY_FETCH_INTERVAL_MINUTES = env.int("FINDMY_FETCH_INTERVAL_MINUTES", default=30)
 FINDMY_MAX_BACKOFF_HOURS = env.float("FINDMY_MAX_BACKOFF_HOURS", default=8.0)
 FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS = env.float("FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS", default=10.0)

@@ -1,7 +1,10 @@
-"""Serve the FindMy simulator: Apple's fetch protocols and anisette, over HTTP."""
+"""Serve the FindMy simulator: Apple's fetch protocols, its login and anisette, over HTTP."""
+
+import os
 
 from django.core.management.base import BaseCommand
 
+from findmy.gsa_simulator import SECOND_FACTORS, GsaAccountConfig
 from findmy.simulator import FindMySimulator, SimulatorConfig
 
 
@@ -9,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Serve a FindMy simulator (v2 + legacy fetch, anisette GET /) that answers with reports "
         "encrypted to the trackers in the database. Point FINDMY_FETCH_URL at "
-        "http://HOST:PORT/findmyservice/v2/fetch and ANISETTE_URL at http://HOST:PORT/."
+        "http://HOST:PORT/findmyservice/v2/fetch, ANISETTE_URL at http://HOST:PORT/, and "
+        "APPLE_GSA_URL / APPLE_SETUP_URL at http://HOST:PORT to log in its one Apple ID."
     )
 
     def add_arguments(self, parser):
@@ -32,8 +36,36 @@ class Command(BaseCommand):
             help="send the whole 7-day history whatever the request's dates (as Apple may)",
         )
 
+        login = parser.add_argument_group("Apple login (GSA + iCloud)")
+        login.add_argument("--apple-id", default="demo@example.com", help="the one Apple ID")
+        login.add_argument(
+            "--apple-password-env",
+            default="FINDMY_SIMULATOR_APPLE_PASSWORD",
+            metavar="VAR",
+            help="environment variable holding its password (default: a demo password)",
+        )
+        login.add_argument("--code", default="123456", help="the second-factor code it accepts")
+        login.add_argument("--second-factor", choices=SECOND_FACTORS, default="trusted_device")
+        login.add_argument("--password-protocol", choices=["s2k", "s2k_fo"], default="s2k")
+        login.add_argument(
+            "--account-limit-reached",
+            action="store_true",
+            help="iCloud refuses logins with 'Account limit reached'",
+        )
+
     def handle(self, *args, **options):
+        login = GsaAccountConfig(
+            username=options["apple_id"],
+            code=options["code"],
+            second_factor=options["second_factor"],
+            protocol=options["password_protocol"],
+            account_limit_reached=options["account_limit_reached"],
+        )
+        password = os.environ.get(options["apple_password_env"])
+        if password:
+            login.password = password
         config = SimulatorConfig(
+            login=login,
             seed=options["seed"],
             report_interval_seconds=options["report_interval"],
             max_reports_per_key=options["max_reports_per_key"],
@@ -54,7 +86,10 @@ class Command(BaseCommand):
             f"FindMy simulator on {base} (seed {config.seed})\n"
             f"  FINDMY_FETCH_URL={base}/findmyservice/v2/fetch\n"
             f"  (legacy: FINDMY_FETCH_PROTOCOL=legacy FINDMY_FETCH_URL={base}/acsnservice/fetch)\n"
-            f"  ANISETTE_URL={base}/"
+            f"  ANISETTE_URL={base}/\n"
+            f"  APPLE_GSA_URL={base} APPLE_SETUP_URL={base}\n"
+            f"  Apple ID {login.username} ({login.protocol}, second factor "
+            f"{login.second_factor})"
         )
         try:
             server.serve_forever()
