@@ -26,10 +26,6 @@ def order_trackers(*, order: CustomerOrder) -> QuerySet[Tracker]:
     ).select_related("production_run")
 
 
-def stock_count() -> int:
-    return Tracker.objects.filter(lifecycle_state=Tracker.Lifecycle.IN_STOCK).count()
-
-
 def lifecycle_counts(*, key_batch: KeyBatch | None = None) -> dict[str, int]:
     trackers = Tracker.objects.all()
     if key_batch is not None:

@@ -58,12 +58,6 @@ def world(db) -> World:
 
 
 @pytest.fixture
-def persona(world):
-    """Look a persona up by name: persona("a_admin")."""
-    return lambda name: getattr(world, name)
-
-
-@pytest.fixture
 def staff_in(db):
     """staff_in("operations") -> a staff member (not a superuser) in that staff group."""
 

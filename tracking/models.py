@@ -19,23 +19,23 @@ class TenantQuerySet(models.QuerySet):
     client_path = "client"
 
     def visible_to(self, user) -> TenantQuerySet:
-        if user is None or not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_staff:
-            return self
-        client_ids = Membership.objects.filter(user=user).values("client_id")
-        return self.filter(**{f"{self.client_path}__in": client_ids})
+        return self._of_members(user)
 
     def administered_by(self, user) -> TenantQuerySet:
         """Rows the user may change: staff, or members with the ADMIN role."""
+        return self._of_members(user, role=Membership.Role.ADMIN)
+
+    def _of_members(self, user, *, role: str | None = None) -> TenantQuerySet:
+        """All rows for staff; for other active users the rows of the clients they are a
+        member of (with `role`, if given); none for anonymous or inactive users."""
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
         if user.is_staff:
             return self
-        client_ids = Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values(
-            "client_id"
-        )
-        return self.filter(**{f"{self.client_path}__in": client_ids})
+        memberships = Membership.objects.filter(user=user)
+        if role is not None:
+            memberships = memberships.filter(role=role)
+        return self.filter(**{f"{self.client_path}__in": memberships.values("client_id")})
 
 
 class Client(models.Model):
@@ -96,6 +96,7 @@ class ProductionRunQuerySet(TenantQuerySet):
     client_path = "brand__client"
 
     def live(self, at=None) -> ProductionRunQuerySet:
+        """Runs between their start and their end (both included) at `at`, default now."""
         at = at or timezone.now()
         return self.filter(starts_at__lte=at, ends_at__gte=at)
 
@@ -172,12 +173,13 @@ class TrackerQuerySet(TenantQuerySet):
     client_path = "client"
 
     def fetchable(self, at=None) -> TrackerQuerySet:
-        """ACTIVE trackers whose production run is live: the only ones worth asking Apple for."""
-        at = at or timezone.now()
+        """ACTIVE trackers whose production run is live: the only ones worth asking Apple for.
+
+        The fetch queue (findmy.queue) spells the same rule in its SQL, for its one-statement
+        claims; tests/findmy/test_queue.py holds the two together."""
         return self.filter(
             lifecycle_state=Tracker.Lifecycle.ACTIVE,
-            production_run__starts_at__lte=at,
-            production_run__ends_at__gte=at,
+            production_run__in=ProductionRun.objects.live(at),
         )
 
     def transition(self, target: str, **changes) -> int:

@@ -99,34 +99,17 @@ def _store_new_keys(batch: KeyBatch, count: int, progress: Callable[[int], objec
     dropped are drawn again in a later chunk.
     """
     fernet = encryption.fernet()  # one instance: the key is parsed once, not per tracker
-    generate = crypto.generate_identity
     chunk_size = max(_CHUNK, -(-count // _MAX_CHUNKS))
     writer = _ChunkWriter(batch)
     seen: set[str] = set()
     planned = redrawn = 0
     with writer:
         while planned < count:
-            chunk: list[tuple] = []
-            target = min(chunk_size, count - planned)
-            while len(chunk) < target:
-                private_key, identity = generate()
-                mac = identity.mac_address
-                if mac in seen:
-                    redrawn += 1
-                    continue
-                seen.add(mac)
-                chunk.append(
-                    (
-                        mac,
-                        identity.advertisement_key,
-                        identity.hashed_advertisement_key,
-                        fernet.encrypt(private_key),
-                    )
-                )
+            chunk, collided = _draw_keys(min(chunk_size, count - planned), seen, fernet)
             dropped = writer.finish()  # waits for the server to take the previous chunk
             writer.start(chunk)
             planned += len(chunk) - dropped
-            redrawn += dropped
+            redrawn += collided + dropped
             if progress is not None:
                 progress(len(chunk) - dropped)
         dropped = writer.finish()
@@ -134,24 +117,35 @@ def _store_new_keys(batch: KeyBatch, count: int, progress: Callable[[int], objec
             redrawn += dropped
             if progress is not None:
                 progress(-dropped)
-            chunk = []
-            while len(chunk) < dropped:
-                private_key, identity = generate()
-                if identity.mac_address not in seen:
-                    seen.add(identity.mac_address)
-                    chunk.append(
-                        (
-                            identity.mac_address,
-                            identity.advertisement_key,
-                            identity.hashed_advertisement_key,
-                            fernet.encrypt(private_key),
-                        )
-                    )
+            chunk, collided = _draw_keys(dropped, seen, fernet)
+            redrawn += collided
             writer.start(chunk)
             dropped = writer.finish()
             if progress is not None:
                 progress(len(chunk))
     return redrawn
+
+
+def _draw_keys(count: int, seen: set[str], fernet) -> tuple[list[tuple], int]:
+    """`count` fresh trackers' key columns (MAC, advertisement key, hashed key, encrypted
+    private key), their MACs not in `seen` (and added to it). Returns the rows and how many
+    key pairs were drawn again because their MAC was already in `seen`."""
+    generate = crypto.generate_identity
+    encrypt = fernet.encrypt
+    rows: list[tuple] = []
+    redrawn = 0
+    while len(rows) < count:
+        private_key, identity = generate()
+        mac = identity.mac_address
+        if mac in seen:
+            redrawn += 1
+            continue
+        seen.add(mac)
+        rows.append(
+            (mac, identity.advertisement_key, identity.hashed_advertisement_key,
+             encrypt(private_key))
+        )  # fmt: skip
+    return rows, redrawn
 
 
 class _ChunkWriter:

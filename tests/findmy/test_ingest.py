@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from findmy import crypto
@@ -129,27 +130,40 @@ def test_reports_outside_the_window_are_dropped(tracker):
     assert (result.new, result.out_of_window) == (2, 1)
 
 
-def test_ingest_is_set_based_whatever_the_batch_size(
-    tracker, monkeypatch, django_assert_max_num_queries
-):
-    from findmy import ingest
+@pytest.fixture
+def statements(tracker):
+    """Every statement sent on the database connection, through Django or on the raw psycopg
+    connection (COPY included), while the test runs."""
+    raw = connection.connection
+    base = raw.cursor_factory
+    sent: list[str] = []
 
-    chunks = []
-    original = ingest._store_chunk
+    class Counting(base):
+        def execute(self, query, *args, **kwargs):
+            sent.append(str(query))
+            return super().execute(query, *args, **kwargs)
 
-    def counting(raw, rows, received_at):
-        # One chunk is TRUNCATE + COPY + INSERT ... ON CONFLICT, whatever its size.
-        chunks.append(len(rows))
-        return original(raw, rows, received_at)
+        def copy(self, statement, *args, **kwargs):
+            sent.append(str(statement))
+            return super().copy(statement, *args, **kwargs)
 
-    monkeypatch.setattr(ingest, "_store_chunk", counting)
+    raw.cursor_factory = Counting
+    yield sent
+    raw.cursor_factory = base
+
+
+@pytest.mark.parametrize("size", [40, 400])
+def test_ingest_is_set_based_whatever_the_batch_size(tracker, statements, size):
     now = timezone.now().replace(microsecond=0)
-    big = [report(tracker, now - timedelta(minutes=i)) for i in range(400)]
-    # Statements through Django: SET LOCAL x2, CREATE TEMP TABLE, savepoint handling.
-    with django_assert_max_num_queries(6):
-        result = ingest_payloads(batches=[(target(tracker), big)])
-    assert result.new == 400 and LocationReport.objects.count() == 400
-    assert sum(chunks) == 400 and len(chunks) <= 4  # a few chunks, not 400 rows
+    payloads = [report(tracker, now - timedelta(minutes=i)) for i in range(size)]
+    result = ingest_payloads(batches=[(target(tracker), payloads)])
+    assert result.new == size and LocationReport.objects.count() == size
+    copies = [s for s in statements if s.lstrip().startswith("COPY")]
+    inserts = [s for s in statements if "INSERT INTO" in s]
+    # One COPY and one INSERT ... ON CONFLICT per chunk, a few chunks whatever the size,
+    # around a fixed handful of set-up statements: nothing per report.
+    assert 1 <= len(copies) == len(inserts) <= 4
+    assert len(statements) <= 6 + 3 * len(copies)
 
 
 def test_big_batches_go_in_chunks_with_the_same_result(tracker):

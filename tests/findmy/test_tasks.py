@@ -5,8 +5,10 @@ import signal
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -18,19 +20,27 @@ from tracking.models import LocationReport
 
 from .conftest import ROOT
 
-BROKER = "redis://127.0.0.1:6379/13"
+
+def _own_broker_url() -> str:
+    """The Redis server of REDIS_URL, in the database numbered after REDIS_URL's own (of the
+    16 Redis has by default): the worker's queue stays out of the database the project uses,
+    wherever REDIS_URL points."""
+    url = urlsplit(settings.REDIS_URL)
+    database = int(url.path.strip("/") or 0)
+    return urlunsplit(url._replace(path=f"/{(database + 1) % 16}"))
 
 
 @pytest.mark.celery
 def test_fetch_due_runs_through_a_real_worker(simulator, account, make_trackers):
     trackers = make_trackers(2)
     queue_name = f"findmy-test-{os.getpid()}"
+    broker = _own_broker_url()
     db = connection.settings_dict
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "trackersite.settings.test",
         "DATABASE_URL": f"postgis://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": BROKER,
+        "REDIS_URL": broker,
         "FINDMY_FETCH_URL": simulator.base_url + "/findmyservice/v2/fetch",
         "ANISETTE_URL": simulator.base_url + "/",
     }
@@ -58,7 +68,7 @@ def test_fetch_due_runs_through_a_real_worker(simulator, account, make_trackers)
         text=True,
     )
     try:
-        with celery_app.connection_for_write(BROKER) as conn:
+        with celery_app.connection_for_write(broker) as conn:
             celery_app.send_task("findmy.tasks.fetch_due", connection=conn, queue=queue_name)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not FetchRun.objects.exists():

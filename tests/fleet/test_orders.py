@@ -39,7 +39,7 @@ def test_order_allocate_by_count_takes_trackers_from_stock(world, stock, order):
     order.refresh_from_db()
     assert order.status == CustomerOrder.Status.ALLOCATED
     assert Tracker.objects.filter(lifecycle_state="ALLOCATED", client=world.client_a).count() == 4
-    assert selectors.stock_count() == 2
+    assert selectors.lifecycle_counts()["IN_STOCK"] == 2
 
 
 def test_order_allocate_in_two_steps_fills_the_order(world, stock, order):

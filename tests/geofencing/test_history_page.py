@@ -11,8 +11,6 @@ from tests.factories import TrackerFactory
 
 from .conftest import DELIVERY, STORAGE, add_report, offset
 
-pytestmark = pytest.mark.urls("tests.geofencing.urls")
-
 VIENNA = (16.3725, 48.2082)
 PERSONAS = {"staff": None, "a_admin": "a", "a_viewer": "a", "b_admin": "b"}
 
