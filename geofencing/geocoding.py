@@ -1,7 +1,8 @@
 """The optional online geocoder (geopy; Nominatim), behind a cache table and a rate limit.
 
-Offline is the default (GEOCODER_PROVIDER=""): reverse lookups answer from the City table and
-addresses cannot be looked up. With GEOCODER_PROVIDER=nominatim, answers are cached in
+Offline is the default (GEOCODER_PROVIDER=""): reverse lookups (services.city_at) answer from
+the City table and addresses cannot be looked up. This module imports nothing of the services:
+they call it. With GEOCODER_PROVIDER=nominatim, answers are cached in
 GeocodeCache (reverse lookups keyed by coordinates rounded to GEOCODER_CACHE_DECIMALS), and
 calls are spaced GEOCODER_MIN_INTERVAL_SECONDS apart across all processes through Redis, as
 Nominatim's usage policy asks (one request a second).
@@ -103,14 +104,13 @@ def reverse_key(latitude: float, longitude: float) -> str:
 
 
 def reverse_geocode(*, latitude: float, longitude: float) -> ReverseResult | None:
-    """City and country for a coordinate: cached online answer, or the offline City table."""
+    """City and country for a coordinate from the online geocoder (cached). Offline,
+    services.city_at answers from the City table instead."""
     name = provider_name()
     if not name:
-        from .services.cities import nearest_city
-
-        city = nearest_city(point=Point(longitude, latitude, srid=4326))
-        return ReverseResult(city.name, city.country_code) if city else None
-
+        raise GeocodingError(
+            "no online geocoder is configured (GEOCODER_PROVIDER)", transient=False
+        )
     key = reverse_key(latitude, longitude)
     hit = GeocodeCache.objects.filter(
         provider=name, direction=GeocodeCache.Direction.REVERSE, key=key

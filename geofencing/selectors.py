@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, QuerySet, Window
-from django.db.models.functions import Lag, Lead
+from django.db.models import DateTimeField, F, QuerySet, Subquery, Value, Window
+from django.db.models.functions import Coalesce, Lag, Lead
 from django.utils import timezone
 
 from tracking.models import DailyRollup, HourlyRollup, LocationReport, Tracker
@@ -26,16 +26,23 @@ def place_list(*, user, production_run=None) -> QuerySet[Place]:
 def status_history_list(*, user, tracker: Tracker) -> QuerySet[StatusHistory]:
     """The tracker's changes, each with `left_at` (when the next change ended this state) and
     `from_place_name` (the place this change left: the previous change's place)."""
-    ordering = [F("at").asc(), F("id").asc()]
+    changes = StatusHistory.objects.visible_to(user).filter(tracker=tracker)
+    return _with_neighbours(changes)
+
+
+_CHANGE_ORDER = [F("at").asc(), F("id").asc()]
+
+
+def _with_neighbours(changes: QuerySet, *, left_at_after_last=None) -> QuerySet:
+    """`left_at` from the next change (for the last one: `left_at_after_last`), and
+    `from_place_name` from the previous change, in (at, id) order."""
     return (
-        StatusHistory.objects.visible_to(user)
-        .filter(tracker=tracker)
-        .select_related("place")
+        changes.select_related("place")
         .annotate(
-            left_at=Window(Lead("at"), order_by=ordering),
-            from_place_name=Window(Lag("place__name"), order_by=ordering),
+            left_at=Window(Lead("at", default=left_at_after_last), order_by=_CHANGE_ORDER),
+            from_place_name=Window(Lag("place__name"), order_by=_CHANGE_ORDER),
         )
-        .order_by(*ordering)
+        .order_by(*_CHANGE_ORDER)
     )
 
 
@@ -111,19 +118,32 @@ def _track(tracker: Tracker, start: datetime, end: datetime) -> tuple[str, list[
     return resolution, [TrackPoint(c.x, c.y, at, n, acc) for c, at, n, acc in rows]
 
 
+def _changes_around(*, user, tracker: Tracker, start: datetime, end: datetime) -> QuerySet:
+    """The changes from the last one before `start` (the state the range begins in) up to
+    `end`, with the same `left_at` as over the whole history: the last one's comes from the
+    first change after `end`."""
+    own = StatusHistory.objects.filter(tracker=tracker)
+    before = own.filter(at__lt=start).order_by("-at").values("at")[:1]
+    after = own.filter(at__gt=end).order_by("at").values("at")[:1]
+    changes = StatusHistory.objects.visible_to(user).filter(
+        tracker=tracker,
+        at__gte=Coalesce(Subquery(before), Value(start), output_field=DateTimeField()),
+        at__lte=end,
+    )
+    return _with_neighbours(changes, left_at_after_last=Subquery(after))
+
+
 def tracker_history(*, user, tracker_id: int, start: datetime, end: datetime) -> TrackerHistory:
     """A tracker's track, status changes and place visits between start and end."""
     tracker = get_visible_or_404(
         Tracker.objects.select_related("production_run"), user, pk=tracker_id
     )
     resolution, track = _track(tracker, start, end)
-    changes = list(status_history_list(user=user, tracker=tracker))
+    changes = list(_changes_around(user=user, tracker=tracker, start=start, end=end))
     visits = [
         Visit(change.place, change.to_status, change.at, change.left_at)
         for change in changes
-        if change.place is not None
-        and change.at <= end
-        and (change.left_at is None or change.left_at >= start)
+        if change.place is not None and (change.left_at is None or change.left_at >= start)
     ]
     places = []
     if tracker.production_run_id:
@@ -134,7 +154,7 @@ def tracker_history(*, user, tracker_id: int, start: datetime, end: datetime) ->
         end=end,
         resolution=resolution,
         track=track,
-        changes=[c for c in changes if start <= c.at <= end],
+        changes=[c for c in changes if c.at >= start],
         visits=visits,
         places=places,
     )

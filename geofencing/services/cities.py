@@ -9,8 +9,15 @@ from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
-from ..models import City
+from tracking.models import Tracker
+
+from .. import geocoding
+from ..models import City, TrackerGeoState
 from .locks import LOCK_CITIES
+
+_CITY = City._meta.db_table
+_TRACKER = Tracker._meta.db_table
+_STATE = TrackerGeoState._meta.db_table
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +48,14 @@ def cities_load(*, min_population: int = 15000) -> int:
         for c in cities.values()
     ]
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM geofencing_city")
+        cursor.execute(f"DELETE FROM {_CITY}")
         with cursor.cursor.copy(
-            "COPY geofencing_city (geoname_id, name, country_code, admin1_code, population,"
+            f"COPY {_CITY} (geoname_id, name, country_code, admin1_code, population,"
             " timezone, point) FROM STDIN"
         ) as copy:
             for row in rows:
                 copy.write_row(row)
-        cursor.execute("ANALYZE geofencing_city")
+        cursor.execute(f"ANALYZE {_CITY}")
     return len(rows)
 
 
@@ -56,17 +63,17 @@ def cities_load(*, min_population: int = 15000) -> int:
 # eight nearest places, the most populous one within CITY_SNAP_M of the nearest wins, so a
 # position in a district is labelled with its city. The inner KNN query uses the GiST index.
 CITY_SNAP_M = 10_000
-_NEAREST_CITY = """
+_NEAREST_CITY = f"""
     SELECT k.id, k.name, k.country_code FROM (
         SELECT city.id, city.name, city.country_code, city.population,
-               city.point <-> {point} AS distance
-        FROM geofencing_city city
-        ORDER BY city.point <-> {point}
+               city.point <-> {{point}} AS distance
+        FROM {_CITY} city
+        ORDER BY city.point <-> {{point}}
         LIMIT 8
     ) k
     WHERE k.distance <= (
-        SELECT min(city.point <-> {point}) + %(snap)s FROM (
-            SELECT city.point FROM geofencing_city city ORDER BY city.point <-> {point} LIMIT 1
+        SELECT min(city.point <-> {{point}}) + %(snap)s FROM (
+            SELECT city.point FROM {_CITY} city ORDER BY city.point <-> {{point}} LIMIT 1
         ) city
     )
     ORDER BY k.population DESC, k.distance
@@ -74,27 +81,27 @@ _NEAREST_CITY = """
 """
 
 
-_LABEL_SQL = """
+_LABEL_SQL = f"""
 WITH todo AS (
     SELECT t.id, t.last_point, t.last_report_at
-    FROM tracking_tracker t
-    LEFT JOIN geofencing_trackergeostate s ON s.tracker_id = t.id
+    FROM {_TRACKER} t
+    LEFT JOIN {_STATE} s ON s.tracker_id = t.id
     WHERE t.last_point IS NOT NULL
       AND (s.city_labelled_for IS DISTINCT FROM t.last_report_at OR t.nearest_city = '')
-      AND {scope}
+      AND {{scope}}
 ), labelled AS (
     SELECT todo.id, todo.last_report_at, c.name, c.country_code
     FROM todo
-    CROSS JOIN LATERAL ({nearest}) c
+    CROSS JOIN LATERAL ({{nearest}}) c
 ), changed AS (
-    UPDATE tracking_tracker t
+    UPDATE {_TRACKER} t
     SET nearest_city = l.name, nearest_country_code = l.country_code
     FROM labelled l
     WHERE t.id = l.id
       AND (t.nearest_city, t.nearest_country_code) IS DISTINCT FROM (l.name, l.country_code)
     RETURNING 1
 ), remembered AS (
-    INSERT INTO geofencing_trackergeostate AS s (tracker_id, city_labelled_for, departure_streak)
+    INSERT INTO {_STATE} AS s (tracker_id, city_labelled_for, departure_streak)
     SELECT id, last_report_at, '[]'::jsonb FROM labelled
     ON CONFLICT (tracker_id) DO UPDATE SET city_labelled_for = EXCLUDED.city_labelled_for
     RETURNING 1
@@ -129,3 +136,12 @@ def nearest_city(*, point: Point) -> City | None:
         cursor.execute(sql, {"wkt": wkt, "snap": CITY_SNAP_M})
         row = cursor.fetchone()
     return City.objects.get(pk=row[0]) if row else None
+
+
+def city_at(*, latitude: float, longitude: float) -> geocoding.ReverseResult | None:
+    """City and country for a coordinate: the online geocoder's (cached) answer when one is
+    configured (GEOCODER_PROVIDER), else the offline City table's nearest city."""
+    if geocoding.provider_name():
+        return geocoding.reverse_geocode(latitude=latitude, longitude=longitude)
+    city = nearest_city(point=Point(longitude, latitude, srid=4326))
+    return geocoding.ReverseResult(city.name, city.country_code) if city else None

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from tracking.models import Client, ProductionRun
 
+from ..geocoding import GeocodingError, forward_geocode
 from ..models import Place
 
 
@@ -27,8 +28,6 @@ def point_for(*, point: Point | None, address: str) -> Point:
         return point
     if not address:
         raise ValidationError({"point": "Give a point, or an address to look up."})
-    from ..geocoding import GeocodingError, forward_geocode
-
     try:
         found = forward_geocode(address=address)
     except GeocodingError as exc:

@@ -8,8 +8,14 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from tracking.models import DailyRollup, HourlyRollup, LocationReport
+
 from ..models import ProcessingCursor
 from .locks import LOCK_ROLLUP
+
+_REPORT = LocationReport._meta.db_table
+_HOURLY = HourlyRollup._meta.db_table
+_DAILY = DailyRollup._meta.db_table
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +34,7 @@ class RollupResult:
 # The centroid is the mean of longitudes and latitudes, merged weighted by report count (exact
 # for the mean; a bucket straddling the antimeridian would average badly, which a tracker's
 # hour never does).
-_ROLLUP_HOURS_SQL = """
+_ROLLUP_HOURS_SQL = f"""
 CREATE TEMP TABLE _geofencing_rollup_hours ON COMMIT DROP AS
 SELECT tracker_id,
        date_trunc('hour', observed_at, 'UTC') AS bucket,
@@ -38,7 +44,7 @@ SELECT tracker_id,
        sum(ST_X(point::geometry)) AS sum_x,
        sum(ST_Y(point::geometry)) AS sum_y,
        min(horizontal_accuracy) AS best
-FROM tracking_locationreport
+FROM {_REPORT}
 WHERE id > %(low)s AND id <= %(high)s
 GROUP BY 1, 2
 """
@@ -104,9 +110,9 @@ def rollup_locations(*, rebuild: bool = False) -> RollupResult:
         if rebuild:
             # Deferred foreign-key checks queued in this transaction block TRUNCATE.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("TRUNCATE tracking_hourlyrollup, tracking_dailyrollup")
+            cursor.execute(f"TRUNCATE {_HOURLY}, {_DAILY}")
             cursor_row.last_report_id = 0
-        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM tracking_locationreport")
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {_REPORT}")
         high = cursor.fetchone()[0]
         if high <= cursor_row.last_report_id:
             return RollupResult(0, 0, 0, cursor_row.last_report_id)
@@ -114,8 +120,8 @@ def rollup_locations(*, rebuild: bool = False) -> RollupResult:
         cursor.execute(_ROLLUP_HOURS_SQL, {"low": cursor_row.last_report_id, "high": high})
         cursor.execute("SELECT COALESCE(sum(n), 0) FROM _geofencing_rollup_hours")
         reports = cursor.fetchone()[0]
-        hourly = _merge_buckets(cursor, table="tracking_hourlyrollup", buckets=_HOURLY_BUCKETS)
-        daily = _merge_buckets(cursor, table="tracking_dailyrollup", buckets=_DAILY_BUCKETS)
+        hourly = _merge_buckets(cursor, table=_HOURLY, buckets=_HOURLY_BUCKETS)
+        daily = _merge_buckets(cursor, table=_DAILY, buckets=_DAILY_BUCKETS)
         cursor.execute("DROP TABLE _geofencing_rollup_hours")
         cursor_row.last_report_id = high
         cursor_row.updated_at = timezone.now()

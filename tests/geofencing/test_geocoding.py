@@ -105,5 +105,5 @@ def test_rate_limit_spaces_calls(nominatim, settings):
 def test_offline_reverse_uses_the_city_table(settings):
     settings.GEOCODER_PROVIDER = ""
     services.cities_load(min_population=15000)
-    result = geocoding.reverse_geocode(latitude=-34.6037, longitude=-58.3816)
+    result = services.city_at(latitude=-34.6037, longitude=-58.3816)
     assert (result.city, result.country_code) == ("Buenos Aires", "AR")

@@ -120,3 +120,29 @@ def test_each_change_names_the_place_it_left(client, world, trackers, make_place
     client.force_login(world.a_viewer)
     html = client.get(reverse("geofencing:tracker-history", args=[trackers["a"].pk])).content
     assert "In storage (Depot)" in html.decode()
+
+
+@pytest.mark.django_db
+def test_history_of_a_range_reads_only_that_range_and_agrees_with_the_whole(
+    world, trackers, make_place, django_assert_num_queries
+):
+    now = _visit_sequence(trackers["a"], make_place, world.run_a)
+    whole = list(selectors.status_history_list(user=world.a_viewer, tracker=trackers["a"]))
+    # Ranges before, across and after each change: (start, end) in minutes from now.
+    for start, end in [(-400, -350), (-400, -250), (-290, -200), (-200, -170), (-170, -130),
+                       (-130, -119), (-100, 0), (-400, 0), (-240, -180)]:  # fmt: skip
+        start_at, end_at = now + timedelta(minutes=start), now + timedelta(minutes=end)
+        with django_assert_num_queries(4):  # tracker, reports, changes, places
+            history = selectors.tracker_history(
+                user=world.a_viewer, tracker_id=trackers["a"].pk, start=start_at, end=end_at
+            )
+        expected_changes = [c for c in whole if start_at <= c.at <= end_at]
+        expected_visits = [
+            (c.place_id, c.at, c.left_at)
+            for c in whole
+            if c.place_id and c.at <= end_at and (c.left_at is None or c.left_at >= start_at)
+        ]
+        assert [(c.pk, c.left_at, c.from_place_name) for c in history.changes] == [
+            (c.pk, c.left_at, c.from_place_name) for c in expected_changes
+        ], (start, end)
+        assert [(v.place.pk, v.arrived_at, v.left_at) for v in history.visits] == expected_visits
