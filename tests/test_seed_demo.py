@@ -21,7 +21,10 @@ def test_seed_demo_is_idempotent_and_the_customer_sees_the_live_run(db, client):
     }
     assert AppleAccount.objects.get(name="demo").health == AppleAccount.Health.OK
 
-    assert client.login(username="customer", password="customer-demo-pass")
+    # Through the login form, as a person logs in (the login throttle needs the request).
+    login = {"username": "customer", "password": "customer-demo-pass"}
+    assert client.post("/accounts/login/", login).status_code == 302
     assert "Demo winter run" in client.get("/").content.decode()
-    assert client.login(username="admin", password="admin-demo-pass")
+    login = {"username": "admin", "password": "admin-demo-pass"}
+    assert client.post("/admin/login/?next=/admin/", login).status_code == 302
     assert client.get("/admin/").status_code == 200

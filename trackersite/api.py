@@ -3,8 +3,9 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import TokenRefreshView
 
+from trackersite.lockout import LockoutAwareTokenObtainPairView
 from tracking.api import ProductionRunViewSet, TrackerViewSet
 
 router = DefaultRouter()
@@ -12,7 +13,7 @@ router.register("production-runs", ProductionRunViewSet, basename="production-ru
 router.register("trackers", TrackerViewSet, basename="tracker")
 
 urlpatterns = [
-    path("token/", TokenObtainPairView.as_view(), name="token-obtain"),
+    path("token/", LockoutAwareTokenObtainPairView.as_view(), name="token-obtain"),
     path("token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "leaflet",
+    "axes",
     "tracking",
     "fleet",
     "findmy",
@@ -76,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during login into the answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "trackersite.urls"
@@ -109,6 +112,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes) for the portal, admin and API token logins: after
+# LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that pair is locked
+# for LOGIN_LOCKOUT_MINUTES (each further try restarts the wait). Staff unlock earlier with
+# `manage.py axes_reset_username NAME` (or axes_reset_ip ADDRESS, axes_reset for everyone).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "trackersite.lockout.lockout_response"
+# Behind LOGIN_PROXY_COUNT proxies the client address comes from X-Forwarded-For (through
+# django-ipware); without a proxy that header is the client's own word and is ignored.
+if env.int("LOGIN_PROXY_COUNT", default=0):
+    AXES_IPWARE_PROXY_COUNT = env.int("LOGIN_PROXY_COUNT")
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -218,6 +239,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes says INFO for every failed login and at every start; lockouts are WARNING.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # Debian 12 ships GDAL 3.6; the project never opens spatial files or URLs through GDAL
