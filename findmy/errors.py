@@ -48,3 +48,15 @@ class SessionUnreadable(AccountNeedsLogin):
     only a new login or import can help, and no other account is affected."""
 
     kind = "session_unreadable"
+
+
+class ReloginRefused(AccountNeedsLogin):
+    """401, and the re-login with the kept password failed too: staff must log in again."""
+
+    kind = "relogin_refused"
+
+
+class SecondFactorAgain(AccountNeedsLogin):
+    """401, and Apple wants a second-factor code before it logs the account in again."""
+
+    kind = "second_factor_again"

@@ -61,7 +61,8 @@ class GsaAccountConfig:
     dsid: str = "1000000001"
     account_limit_reached: bool = False
     # After one passed second factor, later logins need none (as Apple trusts the device).
-    # True asks for it on every login (a re-login then cannot finish on its own).
+    # True asks for it on every new login: only the login that follows an accepted code gets
+    # through, so a later re-login cannot finish on its own.
     always_second_factor: bool = False
     seed: int = 1
 
@@ -215,7 +216,9 @@ class GsaSimulator:
         }
         status: dict = {"ec": 0}
         with self._lock:
-            needs_code = c.second_factor != "none" and (c.always_second_factor or not self.trusted)
+            needs_code = c.second_factor != "none" and not self.trusted
+            if not needs_code and c.always_second_factor:
+                self.trusted = False  # this login used up the accepted code
             if needs_code:
                 status["au"] = (
                     "trustedDeviceSecondaryAuth"

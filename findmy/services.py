@@ -17,8 +17,16 @@ from django.utils import timezone
 from tracking.encryption import InvalidToken
 from tracking.models import AuditEvent, Tracker
 
-from . import client, queue
-from .errors import AccountBackoff, FetchError, SessionUnreadable
+from . import client, login, queue
+from .errors import (
+    AccountBackoff,
+    AccountNeedsLogin,
+    FetchError,
+    ReloginRefused,
+    SecondFactorAgain,
+    SessionUnreadable,
+)
+from .gsa import LoginError, SecondFactorRequired
 from .ingest import IngestTarget, ingest_payloads, load_tracker_key
 from .models import AccountSession, AppleAccount, FetchRun
 
@@ -228,9 +236,7 @@ def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -
     run = FetchRun(account=account, started_at=now, protocol=protocol, ids_requested=len(claims))
     started = time.perf_counter()
     try:
-        answer = client.fetch_reports(
-            session=_readable_session(account), queries=queries, protocol=protocol
-        )
+        answer = _fetch_with_relogin(account, queries=queries, protocol=protocol)
     except FetchError as exc:
         run.duration_ms = _elapsed_ms(started)
         run.error_kind, run.error = exc.kind, str(exc)[:2000]
@@ -260,6 +266,32 @@ def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -
         run.duration_ms = _elapsed_ms(started)
         run.save()
     return run
+
+
+def _fetch_with_relogin(
+    account: AppleAccount, *, queries: Sequence[client.KeyQuery], protocol: str
+) -> client.FetchAnswer:
+    """One request. On 401, an account that keeps its password logs in again (one GSA login,
+    one delegates call) and the request is retried once; a second 401 is final."""
+    try:
+        return client.fetch_reports(
+            session=_readable_session(account), queries=queries, protocol=protocol
+        )
+    except SessionUnreadable:
+        raise
+    except AccountNeedsLogin as refused:
+        if not account.keeps_password:
+            raise
+        logger.info("account %s: session refused (%s); logging in again", account.name, refused)
+    try:
+        session = login.account_relogin(account_id=account.pk)
+    except SecondFactorRequired as exc:
+        raise SecondFactorAgain(str(exc)) from exc
+    except LoginError as exc:
+        if exc.transient:  # anisette or Apple down: rest the account, re-login next time
+            raise AccountBackoff(f"re-login after HTTP 401 failed for now: {exc}") from exc
+        raise ReloginRefused(f"HTTP 401, then the re-login failed: {exc}") from exc
+    return client.fetch_reports(session=session, queries=queries, protocol=protocol)
 
 
 def _readable_session(account: AppleAccount) -> AccountSession:

@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 V2_PATH = "/findmyservice/v2/fetch"
 LEGACY_PATH = "/acsnservice/fetch"
-FAULTS = ("unauthorized", "server_error", "rate_limited", "empty", "slow")
+FAULTS = ("unauthorized", "server_error", "rate_limited", "empty", "slow", "session_expired")
+# `force()` also takes "ok": that request is answered normally (to place a fault later on).
 DEFAULT_CENTER = (48.2, 16.37)
 
 
@@ -106,7 +107,7 @@ class FindMySimulator:
     def force(self, *faults: str) -> None:
         """Answer the next requests with these faults, in order (see FAULTS)."""
         for fault in faults:
-            if fault not in FAULTS:
+            if fault not in (*FAULTS, "ok"):
                 raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
         with self._lock:
             self._forced.extend(faults)
@@ -398,12 +399,17 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(400, {"error": "bad request"})
         ids = [i for e in entries for i in e[0]]
         fault = self._check_auth() or self.sim._next_fault()
+        if fault == "ok":
+            fault = None
         with self.sim._lock:
             self.sim.counters["requests"] += 1
             self.sim.counters[fault or "ok"] += 1
             self.sim.requests.append(
                 {"path": self.path, "protocol": protocol, "ids": ids, "fault": fault}
             )
+        if fault == "session_expired":  # every session the login handed out ends now
+            self.sim.gsa.expire_sessions()
+            return self._send(401, b"")
         if fault == "unauthorized":
             return self._send(401, b"")
         if fault == "server_error":

@@ -101,15 +101,26 @@ def _queue(now: datetime) -> dict[str, int]:
     )
 
 
+# Why a NEEDS_LOGIN account could not log in again by itself (the kind its last error starts with).
+_NEEDS_LOGIN_REASONS = {
+    "second_factor_again": ", and Apple asks for a second-factor code before it logs in again.",
+    "relogin_refused": ", and the re-login with the kept password was refused.",
+}
+
+
 def _alerts(accounts: list[AppleAccount]) -> list[AccountAlert]:
     alerts = []
     for account in accounts:
         if not account.is_enabled:
             continue
         if account.health == AppleAccount.Health.NEEDS_LOGIN:
-            advice = (
-                "Apple refused its session. Log in to this Apple ID again, upload the new "
-                "session JSON on the account's page, then clear its back-off."
+            advice = "Apple refused its session" + _NEEDS_LOGIN_REASONS.get(
+                account.last_error.split(":", 1)[0], "."
+            )
+            advice += (
+                " Log it in again with “Log in an Apple account” (Apple accounts page) or "
+                f"`manage.py findmy_account login {account.name} --username APPLE_ID`; "
+                "a FindMy.py session JSON uploaded on its page works too."
             )
         elif account.health == AppleAccount.Health.BACKING_OFF:
             until = account.backoff_until
