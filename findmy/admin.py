@@ -6,14 +6,21 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.html import format_html
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from tracking.admin import ReadOnlyAdminMixin
 
-from . import services
+from . import login, services
+from .gsa import SMS, TRUSTED_DEVICE, LoginError
 from .models import AccountSession, AppleAccount, FetchRun, TrackerFetchState
 
 
@@ -67,9 +74,56 @@ class AppleAccountForm(forms.ModelForm):
         return data
 
 
+class LoginStartForm(forms.Form):
+    """Step 1 of "Log in an Apple account"."""
+
+    name = forms.CharField(
+        max_length=200, help_text="The account's name here; an existing one is renewed."
+    )
+    username = forms.CharField(max_length=200, label="Apple ID")
+    password = forms.CharField(widget=forms.PasswordInput(render_value=False), strip=False)
+    anisette_url = forms.URLField(
+        required=False,
+        assume_scheme="http",
+        label="Anisette server",
+        help_text="Empty means the ANISETTE_URL setting.",
+    )
+    keep_password = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Keep the password (encrypted) so the account can log in again by itself",
+    )
+
+
+class LoginMethodForm(forms.Form):
+    """Step 2: how Apple sends the code. Phone numbers are shown masked."""
+
+    choice = forms.ChoiceField(widget=forms.RadioSelect, label="Send the code")
+
+    def __init__(self, *args, step: login.LoginStep, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = []
+        if TRUSTED_DEVICE in step.methods:
+            choices.append((TRUSTED_DEVICE, "Show it on the account's trusted devices"))
+        if SMS in step.methods:
+            choices += [(f"sms:{p.id}", f"By SMS to {p.number}") for p in step.phones]
+        self.fields["choice"].choices = choices
+        if choices:
+            self.fields["choice"].initial = choices[0][0]
+
+
+class LoginCodeForm(forms.Form):
+    code = forms.CharField(
+        max_length=12,
+        label="Code",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
 @admin.register(AppleAccount)
 class AppleAccountAdmin(admin.ModelAdmin):
     form = AppleAccountForm
+    change_list_template = "admin/findmy/appleaccount/change_list.html"
     list_display = [
         "name",
         "health",
@@ -85,6 +139,7 @@ class AppleAccountAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     readonly_fields = [
         "dsid_display",
+        "apple_login",
         "health",
         "next_request_at",
         "backoff_until",
@@ -122,6 +177,22 @@ class AppleAccountAdmin(admin.ModelAdmin):
     def dsid_display(self, obj):
         return obj.dsid if obj and obj.pk else "-"
 
+    @admin.display(description="Apple login")
+    def apple_login(self, obj):
+        if not (obj and obj.pk):
+            return "-"
+        url = (
+            reverse("admin:findmy_appleaccount_login")
+            + "?"
+            + urlencode({"name": obj.name, "username": obj.username})
+        )
+        if obj.username:
+            kept = "password kept (encrypted)" if obj.keeps_password else "password not kept"
+            text = f"Apple ID {obj.username}, {kept}. "
+        else:
+            text = "Session imported, not logged in here. "
+        return format_html('{}<a href="{}">Log in again</a>', text, url)
+
     @admin.display(description="last error")
     def last_error_short(self, obj):
         return (obj.last_error or "")[:80]
@@ -143,6 +214,124 @@ class AppleAccountAdmin(admin.ModelAdmin):
                     account=current, enabled=obj.is_enabled, user=request.user
                 )
             obj.refresh_from_db()
+
+    # --- "Log in an Apple account": username and password, second factor, code, done ----
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("login/", wrap(self.login_start_view), name="findmy_appleaccount_login"),
+            path(
+                "login/<uuid:login_id>/",
+                wrap(self.login_step_view),
+                name="findmy_appleaccount_login_step",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _check_login_permission(self, request):
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+
+    def _render_login(self, request, context):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Log in an Apple account",
+            **context,
+        }
+        return TemplateResponse(request, "admin/findmy/appleaccount/login.html", context)
+
+    @method_decorator(sensitive_post_parameters("password"))
+    def login_start_view(self, request):
+        self._check_login_permission(request)
+        form = LoginStartForm(
+            request.POST or None,
+            initial={k: request.GET[k] for k in ("name", "username") if k in request.GET},
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                step = login.login_start(
+                    name=data["name"],
+                    username=data["username"],
+                    password=data["password"],
+                    anisette_url=data["anisette_url"],
+                    keep_password=data["keep_password"],
+                    user=request.user,
+                    source="admin",
+                )
+            except LoginError as exc:
+                form.add_error(None, str(exc))
+            else:
+                if step.state == login.LOGGED_IN:
+                    return self._logged_in(request, step)
+                return HttpResponseRedirect(
+                    reverse("admin:findmy_appleaccount_login_step", args=[step.login_id])
+                )
+        return self._render_login(request, {"form": form, "stage": "start"})
+
+    @method_decorator(sensitive_post_parameters("code"))
+    def login_step_view(self, request, login_id):
+        self._check_login_permission(request)
+        try:
+            step = login.login_step(login_id=login_id, user=request.user)
+        except login.LoginExpired as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(reverse("admin:findmy_appleaccount_login"))
+        if request.method == "POST" and "cancel" in request.POST:
+            login.login_cancel(login_id=login_id, user=request.user)
+            messages.info(request, "The login was cancelled; nothing was saved.")
+            return HttpResponseRedirect(reverse("admin:findmy_appleaccount_changelist"))
+        if step.state == login.NEEDS_SECOND_FACTOR:
+            form = LoginMethodForm(request.POST or None, step=step)
+            if request.method == "POST" and form.is_valid():
+                method, _, phone = form.cleaned_data["choice"].partition(":")
+                try:
+                    login.login_request_code(
+                        login_id=login_id,
+                        method=method,
+                        phone_id=int(phone) if phone else None,
+                        user=request.user,
+                    )
+                except login.LoginExpired as exc:
+                    messages.error(request, str(exc))
+                    return HttpResponseRedirect(reverse("admin:findmy_appleaccount_login"))
+                except LoginError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    return HttpResponseRedirect(request.path)
+            return self._render_login(request, {"form": form, "stage": "method", "step": step})
+        form = LoginCodeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                done = login.login_submit_code(
+                    login_id=login_id,
+                    code=form.cleaned_data["code"],
+                    user=request.user,
+                    source="admin",
+                )
+            except login.LoginExpired as exc:
+                messages.error(request, str(exc))
+                return HttpResponseRedirect(reverse("admin:findmy_appleaccount_login"))
+            except LoginError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return self._logged_in(request, done)
+        sent_to = next((p.number for p in step.phones if p.id == step.phone_id), "")
+        return self._render_login(
+            request, {"form": form, "stage": "code", "step": step, "sent_to": sent_to}
+        )
+
+    def _logged_in(self, request, step):
+        account = step.account
+        kept = (
+            "The password is kept encrypted, so the account logs in again by itself."
+            if account.keeps_password
+            else "The password was not kept: a refused session will need a new login."
+        )
+        messages.success(request, f"Apple account {account.name} is logged in. {kept}")
+        return HttpResponseRedirect(reverse("admin:findmy_appleaccount_change", args=[account.pk]))
 
     @admin.action(description="Clear back-off / needs-login (after a new login or an outage)")
     def reset_health(self, request, queryset):

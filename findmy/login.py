@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -59,10 +60,12 @@ class LoginStep:
 
     state: str
     login_id: uuid.UUID | None = None
+    account_name: str = ""
     account: AppleAccount | None = None
     methods: list[str] = field(default_factory=list)
     phones: list[TrustedPhone] = field(default_factory=list)
     method: str = ""
+    phone_id: int | None = None  # the phone the SMS code went to
     expires_at: object = None
 
 
@@ -93,9 +96,11 @@ def _step(login: AccountLogin) -> LoginStep:
         if login.state == AccountLogin.State.NEEDS_SECOND_FACTOR
         else CODE_SENT,
         login_id=login.pk,
+        account_name=login.account_name,
         methods=methods,
         phones=phones,
         method=login.method,
+        phone_id=state.get("phone_id"),
         expires_at=login.expires_at,
     )
 
@@ -105,10 +110,14 @@ def purge_expired_logins(*, now=None) -> int:
     return deleted
 
 
-def _load(login_id) -> AccountLogin:
+def _load(login_id, user=None) -> AccountLogin:
+    """The login in progress; with `user`, only one that user started (another's is unknown)."""
+    logins = AccountLogin.objects.all()
+    if user is not None:
+        logins = logins.filter(started_by=user)
     try:
-        login = AccountLogin.objects.get(pk=login_id)
-    except (AccountLogin.DoesNotExist, ValueError, TypeError) as exc:
+        login = logins.get(pk=login_id)
+    except (AccountLogin.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise LoginExpired(
             "This login is unknown or was already finished; start the login again."
         ) from exc
@@ -223,9 +232,16 @@ def login_start(
     return _step(login)
 
 
-def login_request_code(*, login_id, method: str, phone_id: int | None = None) -> LoginStep:
+def login_step(*, login_id, user=None) -> LoginStep:
+    """Where a login in progress stands (LoginExpired when it is gone or too old)."""
+    return _step(_load(login_id, user))
+
+
+def login_request_code(
+    *, login_id, method: str, phone_id: int | None = None, user=None
+) -> LoginStep:
     """Make Apple show a code on the trusted devices, or send one by SMS to `phone_id`."""
-    login = _load(login_id)
+    login = _load(login_id, user)
     state = login.secrets
     available = _step(login)
     if method not in SECOND_FACTORS:
@@ -255,7 +271,7 @@ def login_submit_code(*, login_id, code: str, user=None, source: str = "login") 
     code = "".join((code or "").split())
     if not (code.isdigit() and len(code) == 6):
         raise InvalidLoginInput("The code is the six digits Apple showed or sent.")
-    login = _load(login_id)
+    login = _load(login_id, user)
     if login.state != AccountLogin.State.CODE_SENT:
         raise InvalidLoginInput("Choose how Apple sends the code first.")
     state = login.secrets
@@ -286,8 +302,11 @@ def login_submit_code(*, login_id, code: str, user=None, source: str = "login") 
     return LoginStep(state=LOGGED_IN, account=account)
 
 
-def login_cancel(*, login_id) -> None:
-    AccountLogin.objects.filter(pk=login_id).delete()
+def login_cancel(*, login_id, user=None) -> None:
+    logins = AccountLogin.objects.filter(pk=login_id)
+    if user is not None:
+        logins = logins.filter(started_by=user)
+    logins.delete()
 
 
 def account_relogin(*, account_id: int) -> AccountSession:
