@@ -12,9 +12,9 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.http import urlencode
-from django.utils.html import format_html
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_post_parameters
 
 from tracking.admin import ReadOnlyAdminMixin
