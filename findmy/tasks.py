@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from tracking.jobs import timed_job
+
 from . import services
 
 
@@ -9,7 +11,8 @@ from . import services
 def fetch_due(max_requests: int | None = None) -> dict:
     """One fetch round (beat runs it every minute). Safe to run twice at once: claims are
     leased per tracker and per account."""
-    summary = services.fetch_due(max_requests=max_requests)
+    with timed_job("fetch_round"):
+        summary = services.fetch_due(max_requests=max_requests)
     return {
         "requests": summary.requests,
         "errors": summary.errors,

@@ -2,20 +2,24 @@
 
 from celery import shared_task
 
+from tracking.jobs import timed_job
+
 from . import services
 
 
 @shared_task(name="geofencing.tasks.evaluate_statuses", ignore_result=True)
 def evaluate_statuses_task(tracker_ids: list[int] | None = None) -> dict:
     """Move tracker statuses over the reports that arrived since the last evaluation."""
-    result = services.evaluate_statuses(tracker_ids=tracker_ids)
+    with timed_job("status_engine"):
+        result = services.evaluate_statuses(tracker_ids=tracker_ids)
     return {"reports": result.reports, "walked": result.walked, "changes": result.transitions}
 
 
 @shared_task(name="geofencing.tasks.rollup", ignore_result=True)
 def rollup_task() -> dict:
     """Fold new reports into the hourly and daily roll-ups."""
-    result = services.rollup_locations()
+    with timed_job("rollup"):
+        result = services.rollup_locations()
     return {
         "reports": result.reports,
         "hourly": result.hourly_buckets,

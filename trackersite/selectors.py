@@ -69,7 +69,7 @@ class Dashboard:
         return round(100 * self.heard_24h / self.active) if self.active else None
 
 
-def _tracker_counts(now: datetime) -> tuple[dict, dict, int, int]:
+def tracker_counts(now: datetime) -> tuple[dict, dict, int, int]:
     rows = (
         Tracker.objects.order_by()
         .values_list("lifecycle_state", "status")
@@ -90,7 +90,7 @@ def _tracker_counts(now: datetime) -> tuple[dict, dict, int, int]:
     return lifecycle, status, active, heard
 
 
-def _queue(now: datetime) -> dict[str, int]:
+def fetch_queue(now: datetime) -> dict[str, int]:
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
     return TrackerFetchState.objects.aggregate(
         due=Count("pk", filter=Q(next_due_at__lte=now) & free),
@@ -187,7 +187,7 @@ def _fetch_series(now: datetime) -> tuple[FetchSeries, FetchSeries]:
 
 def operations_dashboard(*, now: datetime | None = None) -> Dashboard:
     now = now or timezone.now()
-    lifecycle, status, active, heard = _tracker_counts(now)
+    lifecycle, status, active, heard = tracker_counts(now)
     accounts = list(AppleAccount.objects.order_by("name"))
     fetch_24h, fetch_7d = _fetch_series(now)
     since = now - timedelta(hours=24)
@@ -222,7 +222,7 @@ def operations_dashboard(*, now: datetime | None = None) -> Dashboard:
         status_counts=status,
         active=active,
         heard_24h=heard,
-        queue=_queue(now),
+        queue=fetch_queue(now),
         accounts=accounts,
         alerts=_alerts(accounts),
         fetch_24h=fetch_24h,

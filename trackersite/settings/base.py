@@ -47,6 +47,9 @@ SECRETS_ENCRYPTION_KEY = env.str("SECRETS_ENCRYPTION_KEY", default=DEV_SECRETS_E
 SECRETS_ENCRYPTION_OLD_KEYS = env.list("SECRETS_ENCRYPTION_OLD_KEYS", default=[])
 
 APP_VERSION = env.str("APP_VERSION", default="0.1.0")
+# /metrics (Prometheus text format) answers only `Authorization: Bearer METRICS_TOKEN`;
+# unset, the endpoint does not exist.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 INSTALLED_APPS = [
     "trackersite.admin_config.OperatorAdminConfig",  # django.contrib.admin, dashboard as index
