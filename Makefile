@@ -103,6 +103,9 @@ compose-check:
 test: setup browser lint compose-check
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
+	@# The partner API's OpenAPI schema: generated and validated; a warning fails the build.
+	@mkdir -p var
+	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
 	DJANGO_SETTINGS_MODULE=trackersite.settings.test $(VENV)/bin/pytest
 
 run: migrate

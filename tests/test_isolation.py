@@ -1,16 +1,25 @@
-"""The isolation matrix: every portal page and API endpoint, for every persona.
+"""The isolation matrix: every portal page and every API endpoint and method, for every persona
+and for API keys of each role.
 
-Add each new page or endpoint to PAGES. `owner` names the client whose object the URL shows
-("a" or "b"), or None for pages every logged-in user may open (they then list only their own).
-Expected: staff and the owner's members get 200, members of the other client get 404,
-anonymous users are sent to log in (portal) or refused (API).
+Add each new page to PAGES and each new endpoint and method to ENDPOINTS. `owner` names the
+client whose object the URL shows ("a" or "b"), or None for lists and pages every logged-in
+caller may open (they then list only their own). Writes (`write=True`) are for the owner's
+admins: the owner's viewers get 403, everyone else the same 404 as for a missing object.
+Anonymous callers are sent to log in (portal) or refused with 401 (API).
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
+from django.contrib.gis.geos import Point
 from django.urls import reverse
+
+from geofencing import services as geofencing_services
+from geofencing.models import Place
+from tracking import services
 
 
 @dataclass(frozen=True)
@@ -35,20 +44,7 @@ PAGES = [
         lambda w: reverse("geofencing:tracker-history", args=[w.tracker_b.pk]),
         owner="b",
     ),
-    Page("api runs", lambda w: reverse("api:production-run-list"), owner=None, api=True),
-    Page(
-        "api run A",
-        lambda w: reverse("api:production-run-detail", args=[w.run_a.pk]),
-        owner="a",
-        api=True,
-    ),
-    Page("api trackers", lambda w: reverse("api:tracker-list"), owner=None, api=True),
-    Page(
-        "api tracker B",
-        lambda w: reverse("api:tracker-detail", args=[w.tracker_b.pk]),
-        owner="b",
-        api=True,
-    ),
+    Page("integrations", lambda w: reverse("portal:integrations"), owner=None),
 ]
 
 PERSONAS = {"staff": None, "a_admin": "a", "a_viewer": "a", "b_admin": "b"}
@@ -72,8 +68,246 @@ def test_isolation_matrix_answers_404_for_other_clients(client, world, page, per
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_isolation_matrix_anonymous_is_refused(client, world, page):
     response = client.get(page.url(world))
-    if page.api:
-        assert response.status_code == 401
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
+
+
+# --- The partner API ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def api_world(world):
+    """The world, plus a place and a webhook per client for the object endpoints."""
+    for suffix, client, run in (
+        ("a", world.client_a, world.run_a),
+        ("b", world.client_b, world.run_b),
+    ):
+        place = geofencing_services.place_create(
+            client=client,
+            kind=Place.Kind.STORAGE,
+            name=f"Depot {suffix}",
+            point=Point(16.37, 48.2, srid=4326),
+            production_runs=[run],
+        )
+        setattr(world, f"place_{suffix}", place)
+        admin = world.a_admin if suffix == "a" else world.b_admin
+        hook = services.webhook_create(
+            user=admin,
+            client=client,
+            url=f"https://hooks.example.com/{suffix}",
+            event_types=["tracker.status_changed"],
+        ).endpoint
+        setattr(world, f"webhook_{suffix}", hook)
+    return world
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    url: Callable[[object], str]
+    owner: str | None
+    write: bool = False
+    body: Callable[[object], dict] = field(default=lambda w: {})
+    ok: int = 200
+
+
+def _place_body(w) -> dict:
+    return {
+        "client": w.client_a.pk,
+        "kind": "DELIVERY",
+        "name": "New store",
+        "point": {"longitude": 16.4, "latitude": 48.21},
+        "radius_m": 150,
+        "production_runs": [w.run_a.pk],
+    }
+
+
+def _hook_body(w) -> dict:
+    return {
+        "client": w.client_a.pk,
+        "url": "https://hooks.example.com/new",
+        "event_types": ["tracker.first_report", "tracker.silent"],
+    }
+
+
+ENDPOINTS = [
+    Endpoint("me", "get", lambda w: reverse("api:me"), None),
+    Endpoint("clients", "get", lambda w: reverse("api:client-list"), None),
+    Endpoint("client B", "get", lambda w: reverse("api:client-detail", args=[w.client_b.pk]), "b"),
+    Endpoint("brands", "get", lambda w: reverse("api:brand-list"), None),
+    Endpoint("brand A", "get", lambda w: reverse("api:brand-detail", args=[w.run_a.brand_id]), "a"),
+    Endpoint("runs", "get", lambda w: reverse("api:production-run-list"), None),
+    Endpoint(
+        "run A", "get", lambda w: reverse("api:production-run-detail", args=[w.run_a.pk]), "a"
+    ),
+    Endpoint("orders", "get", lambda w: reverse("api:order-list"), None),
+    Endpoint("order B", "get", lambda w: reverse("api:order-detail", args=[w.order_b.pk]), "b"),
+    Endpoint("trackers", "get", lambda w: reverse("api:tracker-list"), None),
+    Endpoint(
+        "trackers geojson", "get", lambda w: reverse("api:tracker-list") + "?format=geojson", None
+    ),
+    Endpoint(
+        "tracker B", "get", lambda w: reverse("api:tracker-detail", args=[w.tracker_b.pk]), "b"
+    ),
+    Endpoint(
+        "tracker A locations",
+        "get",
+        lambda w: reverse("api:tracker-locations", args=[w.tracker_a.pk]),
+        "a",
+    ),
+    Endpoint(
+        "tracker B status history",
+        "get",
+        lambda w: reverse("api:tracker-status-history", args=[w.tracker_b.pk]),
+        "b",
+    ),
+    Endpoint("places", "get", lambda w: reverse("api:place-list"), None),
+    Endpoint("place A", "get", lambda w: reverse("api:place-detail", args=[w.place_a.pk]), "a"),
+    Endpoint(
+        "create place A", "post", lambda w: reverse("api:place-list"), "a", True, _place_body, 201
+    ),
+    Endpoint(
+        "change place A",
+        "patch",
+        lambda w: reverse("api:place-detail", args=[w.place_a.pk]),
+        "a",
+        True,
+        lambda w: {"radius_m": 300},
+    ),
+    Endpoint(
+        "delete place A",
+        "delete",
+        lambda w: reverse("api:place-detail", args=[w.place_a.pk]),
+        "a",
+        True,
+        ok=204,
+    ),
+    Endpoint("webhooks", "get", lambda w: reverse("api:webhook-list"), None),
+    Endpoint(
+        "webhook B", "get", lambda w: reverse("api:webhook-detail", args=[w.webhook_b.pk]), "b"
+    ),
+    Endpoint(
+        "webhook A deliveries",
+        "get",
+        lambda w: reverse("api:webhook-deliveries", args=[w.webhook_a.pk]),
+        "a",
+    ),
+    Endpoint(
+        "create webhook A",
+        "post",
+        lambda w: reverse("api:webhook-list"),
+        "a",
+        True,
+        _hook_body,
+        201,
+    ),
+    Endpoint(
+        "change webhook A",
+        "patch",
+        lambda w: reverse("api:webhook-detail", args=[w.webhook_a.pk]),
+        "a",
+        True,
+        lambda w: {"enabled": False},
+    ),
+    Endpoint(
+        "delete webhook A",
+        "delete",
+        lambda w: reverse("api:webhook-detail", args=[w.webhook_a.pk]),
+        "a",
+        True,
+        ok=204,
+    ),
+]
+
+# Callers: people, and API keys of each role. (client, is admin)
+CALLERS = {
+    "staff": (None, True),
+    "a_admin": ("a", True),
+    "a_viewer": ("a", False),
+    "b_admin": ("b", True),
+    "key_a_admin": ("a", True),
+    "key_a_viewer": ("a", False),
+    "key_b_viewer": ("b", False),
+}
+
+
+def _api_expected(endpoint: Endpoint, caller: str) -> set[int]:
+    client, admin = CALLERS[caller]
+    mine = caller == "staff" or endpoint.owner is None or client == endpoint.owner
+    if not endpoint.write:
+        return {endpoint.ok if mine else 404}
+    if endpoint.method == "post":  # the body names client A
+        if caller == "staff" or (client == "a" and admin):
+            return {endpoint.ok}
+        return {403} if not admin else {400}
+    if not mine:
+        return {404}
+    return {endpoint.ok} if admin else {403}
+
+
+def _authorize(api_client, world, caller: str) -> None:
+    if caller.startswith("key_"):
+        _, letter, role = caller.split("_")
+        client = world.client_a if letter == "a" else world.client_b
+        admin = world.a_admin if letter == "a" else world.b_admin
+        issued = services.api_key_create(
+            user=admin, client=client, name=f"key {role}", role=role.upper()
+        )
+        api_client.defaults["HTTP_AUTHORIZATION"] = f"Api-Key {issued.secret}"
     else:
-        assert response.status_code == 302
-        assert reverse("login") in response["Location"]
+        api_client.force_login(getattr(world, caller))
+
+
+@pytest.fixture
+def with_order(api_world):
+    from fleet.models import CustomerOrder
+
+    api_world.order_b = CustomerOrder.objects.create(
+        client=api_world.client_b, reference="B-1", quantity=3
+    )
+    return api_world
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_api_isolation_matrix(client, with_order, endpoint, caller):
+    world = with_order
+    _authorize(client, world, caller)
+    response = getattr(client, endpoint.method)(
+        endpoint.url(world), endpoint.body(world), content_type="application/json"
+    )
+    assert response.status_code in _api_expected(endpoint, caller), (
+        endpoint.name,
+        caller,
+        response.content[:300],
+    )
+    if response.status_code >= 400:
+        assert response["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
+def test_api_isolation_matrix_anonymous_is_refused(client, with_order, endpoint):
+    response = getattr(client, endpoint.method)(
+        endpoint.url(with_order), endpoint.body(with_order), content_type="application/json"
+    )
+    assert response.status_code == 401, endpoint.name
+    assert response.json()["status"] == 401
+
+
+def test_api_isolation_matrix_lists_only_own_rows(client, with_order):
+    """The lists answer 200 to everyone: check what is in them for B's key."""
+    world = with_order
+    _authorize(client, world, "key_b_viewer")
+    expected = {
+        "client": [world.client_b.pk],
+        "brand": [world.run_b.brand_id],
+        "production-run": [world.run_b.pk],
+        "tracker": [world.tracker_b.pk],
+        "place": [world.place_b.pk],
+        "webhook": [world.webhook_b.pk],
+        "order": [world.order_b.pk],
+    }
+    for name, ids in expected.items():
+        rows = client.get(reverse(f"api:{name}-list")).json()["results"]
+        assert [row["id"] for row in rows] == ids, name

@@ -1,21 +1,63 @@
-"""The partner API router: every app's viewsets, JWT token endpoints, and the OpenAPI schema."""
+"""The partner API, version 1: every app's viewsets, JWT token endpoints, the OpenAPI schema
+and its documentation pages (Swagger UI and ReDoc served from static/, no CDN).
 
+Everything lives under /api/v1/. The unversioned /api/... paths of before answer a permanent
+redirect (308, method and body kept) to the same path under /api/v1/.
+"""
+
+from django.http import HttpResponsePermanentRedirect
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
-from rest_framework_simplejwt.views import TokenRefreshView
 
-from trackersite.lockout import LockoutAwareTokenObtainPairView
-from tracking.api import ProductionRunViewSet, TrackerViewSet
+from fleet.api import OrderViewSet
+from geofencing.api import PlaceViewSet, StatusHistoryViewSet
+from tracking.api.auth import RevocableTokenRefreshView
+from tracking.api.views import (
+    BrandViewSet,
+    ClientViewSet,
+    MeView,
+    ProductionRunViewSet,
+    TrackerViewSet,
+)
+from tracking.api.webhooks import WebhookViewSet
 
-router = DefaultRouter()
+from .lockout import LockoutAwareTokenObtainPairView
+
+
+class Router(DefaultRouter):
+    include_root_view = False
+
+
+router = Router()
+router.register("clients", ClientViewSet, basename="client")
+router.register("brands", BrandViewSet, basename="brand")
 router.register("production-runs", ProductionRunViewSet, basename="production-run")
 router.register("trackers", TrackerViewSet, basename="tracker")
+router.register("places", PlaceViewSet, basename="place")
+router.register("orders", OrderViewSet, basename="order")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 urlpatterns = [
     path("token/", LockoutAwareTokenObtainPairView.as_view(), name="token-obtain"),
-    path("token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("token/refresh/", RevocableTokenRefreshView.as_view(), name="token-refresh"),
+    path("me/", MeView.as_view(), name="me"),
+    path(
+        "trackers/<int:tracker_pk>/status-history/",
+        StatusHistoryViewSet.as_view({"get": "list"}),
+        name="tracker-status-history",
+    ),
+    path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("", include(router.urls)),
 ]
+
+
+def unversioned(request, rest: str):
+    target = f"/api/v1/{rest}"
+    if request.META.get("QUERY_STRING"):
+        target += "?" + request.META["QUERY_STRING"]
+    response = HttpResponsePermanentRedirect(target)
+    response.status_code = 308
+    return response

@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework_simplejwt.views import TokenObtainPairView
 
+from .problems import PROBLEM_CONTENT_TYPE, problem
+
 
 def _minutes() -> int:
     return max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
@@ -25,14 +27,9 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
     )
     if request.path.startswith("/api/"):
         response: HttpResponse = JsonResponse(
-            {
-                "type": "about:blank",
-                "title": "Too many failed logins",
-                "status": 429,
-                "detail": detail,
-            },
+            {**problem(request, 429, detail), "title": "Too many failed logins"},
             status=429,
-            content_type="application/problem+json",
+            content_type=PROBLEM_CONTENT_TYPE,
         )
     else:
         response = render(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.gis.db import models as gis_models
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 
@@ -30,6 +34,11 @@ class TenantQuerySet(models.QuerySet):
         member of (with `role`, if given); none for anonymous or inactive users."""
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
+        api_key = getattr(user, "api_key", None)
+        if api_key is not None:  # an API key: one membership of its client, with its role
+            if role is not None and api_key.role != role:
+                return self.none()
+            return self.filter(**{f"{self.client_path}__in": [api_key.client_id]})
         if user.is_staff:
             return self
         memberships = Membership.objects.filter(user=user)
@@ -41,6 +50,14 @@ class TenantQuerySet(models.QuerySet):
 class Client(models.Model):
     name = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A tracker of this client that has not reported for this long is announced once as
+    # silent (the tracker.silent event) until it reports again.
+    silent_after_hours = models.PositiveIntegerField(
+        default=24,
+        db_default=24,  # set-based writers (bench data, raw inserts) need not name it
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 90)],
+        help_text="Hours without a report after which a tracker counts as silent.",
+    )
 
     class QuerySet(TenantQuerySet):
         client_path = "pk"
@@ -263,6 +280,10 @@ class Tracker(models.Model):
     status_changed_at = models.DateTimeField(null=True, blank=True)
     # The status engine has seen every LocationReport with id <= this watermark.
     status_watermark = models.BigIntegerField(default=0)
+    # Set by the database on every UPDATE of the row (trigger tracking_tracker_touch), so the
+    # set-based writers (ingestion, status engine) move it without naming it; partners sync
+    # with ?updated_since=.
+    updated_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     objects = TrackerQuerySet.as_manager()
 
@@ -379,3 +400,165 @@ class DailyRollup(LocationRollup):
         constraints = [
             models.UniqueConstraint(fields=["tracker", "bucket"], name="daily_rollup_uniq")
         ]
+
+
+class ApiKey(models.Model):
+    """A partner system's key for one client. Only a SHA-256 of the secret is stored: the
+    secret has 256 random bits, so a fast hash is as safe as a slow one and keeps each
+    request cheap. The prefix (shown in lists) finds the row; the hash proves the secret."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    role = models.CharField(
+        max_length=10, choices=Membership.Role.choices, default=Membership.Role.VIEWER
+    )
+    prefix = models.CharField(max_length=12, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["client__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "name"],
+                condition=Q(revoked_at__isnull=True),
+                name="api_key_active_name_uniq",
+                violation_error_message="This client already has an active key of that name.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class Event(models.Model):
+    """The outbox: one row per thing that happened to a tracker, written in the same
+    transaction as the change itself (a rolled-back change leaves no event). Webhook
+    deliveries and any later notification channel read from here. `id` is what receivers
+    deduplicate on."""
+
+    class Type(models.TextChoices):
+        STATUS_CHANGED = "tracker.status_changed", "Status changed"
+        FIRST_REPORT = "tracker.first_report", "First report"
+        SILENT = "tracker.silent", "Silent"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=40, choices=Type.choices)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    # No database constraint: the status engine writes events set-based in its own statement,
+    # and a per-row foreign-key check costs it as much as the insert (see place_link).
+    tracker = models.ForeignKey(
+        Tracker,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        null=True,
+        blank=True,
+    )
+    payload = models.JSONField(default=dict)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    # When the webhook fan-out turned the event into deliveries (None: not yet). Set in the
+    # fan-out's own transaction, so an event committed late is still picked up; a cursor
+    # over ids or times would skip it.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["tracker", "type", "occurred_at"], name="event_tracker_type_at"),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(dispatched_at__isnull=True),
+                name="event_undispatched",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.tracker_id} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class WebhookEndpoint(models.Model):
+    """A client's receiver URL for some event types. The signing secret is encrypted at rest
+    (it must be read back to sign) and shown once, when the endpoint is created."""
+
+    encrypted_fields = ("secret_encrypted",)
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    event_types = models.JSONField(default=list)
+    enabled = models.BooleanField(default=True)
+    secret_encrypted = models.BinaryField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Set when a delivery ran out of retries; cleared by the next successful delivery.
+    failing_since = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["client__name", "created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDeliveryQuerySet(TenantQuerySet):
+    client_path = "endpoint__client"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint, and how its delivery went. A worker claims a due row by
+    moving next_attempt_at past a lease; a worker that dies mid-delivery leaves the row due
+    again when the lease runs out, so nothing is lost (receivers deduplicate by event id)."""
+
+    class State(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        DELIVERED = "DELIVERED", "Delivered"
+        FAILED = "FAILED", "Failed"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = WebhookDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_uniq")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state="PENDING"),
+                name="webhook_delivery_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} -> {self.endpoint_id} ({self.state})"

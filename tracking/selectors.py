@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Value
 from django.http import Http404
 
-from .models import Brand, Client, ProductionRun, Tracker
+from .models import (
+    ApiKey,
+    Brand,
+    Client,
+    DailyRollup,
+    HourlyRollup,
+    LocationReport,
+    Membership,
+    ProductionRun,
+    Tracker,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 def get_visible_or_404(queryset: QuerySet, user, **lookup):
@@ -41,3 +53,79 @@ def tracker_list(*, user, production_run: ProductionRun | None = None) -> QueryS
     if production_run is not None:
         trackers = trackers.filter(production_run=production_run)
     return trackers.order_by("mac_address")
+
+
+def tracker_get(*, user, pk: int) -> Tracker:
+    return get_visible_or_404(Tracker.objects.all(), user, pk=pk)
+
+
+def membership_list(*, user) -> QuerySet[Membership]:
+    """The user's own memberships (an API key has none: it acts for its client alone)."""
+    if getattr(user, "api_key", None) is not None or not user.is_authenticated:
+        return Membership.objects.none()
+    return Membership.objects.filter(user=user).select_related("client").order_by("client__name")
+
+
+LOCATION_RESOLUTIONS = ("raw", "hourly", "daily")
+
+
+def location_list(*, tracker: Tracker, start, end, resolution: str) -> QuerySet:
+    """A tracker's positions in [start, end]: its raw reports, or its hourly or daily
+    roll-ups. Each row has `at`, `until`, `point`, `accuracy_m` and `reports`. The tracker
+    comes from tracker_get, so it is visible to the caller already."""
+    if resolution == "raw":
+        return (
+            LocationReport.objects.filter(tracker=tracker, observed_at__range=(start, end))
+            .annotate(
+                at=F("observed_at"),
+                until=F("observed_at"),
+                accuracy_m=F("horizontal_accuracy"),
+                reports=Value(1),
+            )
+            .only("id", "observed_at", "point", "horizontal_accuracy")
+        )
+    model = HourlyRollup if resolution == "hourly" else DailyRollup
+    return (
+        model.objects.filter(tracker=tracker, bucket__range=(start, end))
+        .annotate(
+            at=F("first_observed_at"),
+            until=F("last_observed_at"),
+            point=F("centroid"),
+            accuracy_m=F("best_accuracy_m"),
+            reports=F("report_count"),
+        )
+        .only("id", "bucket", "first_observed_at", "last_observed_at", "centroid")
+    )
+
+
+def api_key_list(*, user) -> QuerySet[ApiKey]:
+    """The keys of the clients the user administers, newest first."""
+    return (
+        ApiKey.objects.administered_by(user)
+        .select_related("client", "created_by")
+        .order_by("revoked_at", "-created_at")
+    )
+
+
+def api_key_get(*, user, pk: int) -> ApiKey:
+    try:
+        return api_key_list(user=user).get(pk=pk)
+    except ApiKey.DoesNotExist:
+        raise Http404("No such API key.") from None
+
+
+def administered_client_list(*, user) -> QuerySet[Client]:
+    return Client.objects.administered_by(user).order_by("name")
+
+
+def webhook_list(*, user) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.visible_to(user).order_by("created_at", "id")
+
+
+def webhook_delivery_list(*, user, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    return (
+        WebhookDelivery.objects.visible_to(user)
+        .filter(endpoint=endpoint)
+        .select_related("event")
+        .order_by("-created_at", "-id")
+    )

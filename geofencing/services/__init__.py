@@ -10,6 +10,7 @@ from .locks import LOCK_CITIES, LOCK_ROLLUP, LOCK_STATUS
 from .places import (
     check_runs_belong_to,
     place_create,
+    place_delete,
     place_set_production_runs,
     place_update,
     places_seed_demo,
@@ -39,6 +40,7 @@ __all__ = [
     "label_nearest_cities",
     "nearest_city",
     "place_create",
+    "place_delete",
     "place_set_production_runs",
     "place_update",
     "places_seed_demo",

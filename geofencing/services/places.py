@@ -100,6 +100,13 @@ def place_set_production_runs(*, place: Place, production_runs: Iterable[Product
 
 
 @transaction.atomic
+def place_delete(*, place: Place) -> None:
+    """Delete a place. Deleting waits for a running status evaluation first (the pre_delete
+    receiver in apps.py), and the engine's links to it are cleared (models.place_link)."""
+    place.delete()
+
+
+@transaction.atomic
 def places_seed_demo(*, production_run: ProductionRun) -> list[Place]:
     """One storage and two delivery places around Vienna for a demo run; safe to call again."""
     client = production_run.brand.client

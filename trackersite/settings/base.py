@@ -60,8 +60,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.gis",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
     "rest_framework_gis",
+    "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "leaflet",
     "axes",
@@ -73,6 +76,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "trackersite.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -161,22 +165,80 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "tracking.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "tracking.api.pagination.PagePagination",
+    "DEFAULT_THROTTLE_CLASSES": ["tracking.authentication.PartnerRateThrottle"],
+    # One budget per user and one per API key; 429 answers carry Retry-After.
+    "DEFAULT_THROTTLE_RATES": {"partner": env.str("API_THROTTLE_RATE", default="600/min")},
+    "DEFAULT_SCHEMA_CLASS": "trackersite.schema.ProblemAutoSchema",
+    "EXCEPTION_HANDLER": "trackersite.problems.exception_handler",
 }
+API_MAX_PAGE_SIZE = 500
+# An API key's last use is written at most this often (a write per request would cost more
+# than most requests).
+API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int("API_KEY_LAST_USED_RESOLUTION_SECONDS", default=60)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a hash of the password hash: a new password invalidates them.
+    "CHECK_REVOKE_TOKEN": True,
+    "UPDATE_LAST_LOGIN": False,
 }
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Tracker platform API",
-    "VERSION": APP_VERSION,
+    "TITLE": "Tracker platform partner API",
+    "DESCRIPTION": (
+        "Read your clients' trackers, their locations and status history; manage places and "
+        "webhooks. Authenticate with a JWT (`Authorization: Bearer ...`, from /api/v1/token/) "
+        "or an API key (`Authorization: Api-Key ...`, made by a client admin in the portal). "
+        "Errors are RFC 9457 problem details (application/problem+json)."
+    ),
+    "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TrackerStatusEnum": "tracking.models.Tracker.Status",
+        "RoleEnum": "tracking.models.Membership.Role",
+        "EventTypeEnum": "tracking.models.Event.Type",
+        "GeoJSONFeatureTypeEnum": ["Feature"],
+        "GeoJSONFeatureCollectionTypeEnum": ["FeatureCollection"],
+        "GeoJSONPointTypeEnum": ["Point"],
+        "GeoJSONPolygonTypeEnum": ["Polygon"],
+    },
 }
+
+# --- Cache (the API's throttle counters; shared by every web process) --------------------
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=DATABASES["default"]["NAME"]),
+    }
+}
+
+# --- Webhooks ---------------------------------------------------------------------------
+# A failed delivery is tried again after base * 2**(attempts - 1) seconds (at most the max),
+# until WEBHOOK_RETRY_HOURS after its first attempt; then it is FAILED and its endpoint is
+# marked failing.
+WEBHOOK_BACKOFF_BASE_SECONDS = env.float("WEBHOOK_BACKOFF_BASE_SECONDS", default=30.0)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.float("WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
+WEBHOOK_RETRY_HOURS = env.float("WEBHOOK_RETRY_HOURS", default=25.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# A claimed delivery is due again after this long, so a worker killed mid-delivery loses
+# nothing; it must be longer than the timeout.
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=100)
+# Queue a delivery run when events commit (the beat schedule is the safety net).
+WEBHOOK_DISPATCH_ON_COMMIT = env_bool("WEBHOOK_DISPATCH_ON_COMMIT", True)
 
 # --- Maps -------------------------------------------------------------------------------
 LEAFLET_CONFIG = {
@@ -239,8 +301,17 @@ GEOCODER_CACHE_DECIMALS = env.int("GEOCODER_CACHE_DECIMALS", default=3)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "trackersite.requestid.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # django-axes says INFO for every failed login and at every start; lockouts are WARNING.
     "loggers": {"axes": {"level": "WARNING"}},

@@ -10,3 +10,5 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Network calls in tests go only to servers the tests start on 127.0.0.1.
 FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS = 0.0
 FINDMY_HTTP_TIMEOUT_SECONDS = 5.0
+# Tests queue delivery runs themselves, on a broker database and queue of their own.
+WEBHOOK_DISPATCH_ON_COMMIT = False
