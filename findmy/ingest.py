@@ -2,7 +2,8 @@
 
 Rows go in with COPY into a temporary table and one INSERT ... SELECT ... ON CONFLICT
 (payload_hash) DO NOTHING, whose RETURNING feeds one UPDATE ... FROM that moves each tracker's
-last position, only when the new report was observed later than the one it has.
+last position, only when the new report was observed later than the one it has; a tracker's
+first report ever also writes a tracker.first_report event to the outbox, in that statement.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tracking import encryption
-from tracking.models import LocationReport, Tracker
+from tracking.models import Event, LocationReport, Tracker
 
 from . import crypto
 from .crypto import ReportDecryptionError
@@ -26,6 +27,7 @@ from .crypto import ReportDecryptionError
 _TEMP_TABLE = "findmy_ingest_batch"
 _REPORT = LocationReport._meta.db_table
 _TRACKER = Tracker._meta.db_table
+_EVENT = Event._meta.db_table
 # Rows per COPY + INSERT. PostgreSQL stores one chunk while the next is decrypted; chunks
 # shrink towards the end of a batch (each about the size of what is left) so the last one,
 # which nothing overlaps, is small.
@@ -63,10 +65,27 @@ WITH inserted AS (
     UPDATE {_TRACKER} AS t
     SET last_report_at = n.observed_at, last_point = n.point,
         last_accuracy_m = n.horizontal_accuracy
-    FROM newest AS n
-    WHERE t.id = n.tracker_id
+    FROM newest AS n, {_TRACKER} AS before  -- `before`: the row as it was, for the event
+    WHERE t.id = n.tracker_id AND before.id = t.id
       AND (t.last_report_at IS NULL OR t.last_report_at < n.observed_at)
-    RETURNING t.id
+    RETURNING t.id, t.client_id, t.mac_address, t.label, t.production_run_id,
+              before.last_report_at IS NULL AS first, n.observed_at, n.point,
+              n.horizontal_accuracy
+), first_reports AS (
+    -- The outbox: a tracker's first report ever, in the same statement as the report.
+    INSERT INTO {_EVENT} (id, type, client_id, tracker_id, payload, occurred_at, created_at)
+    SELECT gen_random_uuid(), %(first_report)s, client_id, id,
+           jsonb_build_object(
+               'tracker', jsonb_build_object('id', id, 'mac_address', mac_address,
+                                             'label', label, 'production_run', production_run_id),
+               'observed_at', observed_at,
+               'position', jsonb_build_object('longitude', ST_X(point::geometry),
+                                              'latitude', ST_Y(point::geometry)),
+               'accuracy_m', horizontal_accuracy),
+           observed_at, %(received_at)s
+    FROM moved
+    WHERE first AND client_id IS NOT NULL
+    RETURNING 1
 )
 SELECT tracker_id, count(*) FROM inserted GROUP BY tracker_id
 """
@@ -179,7 +198,10 @@ def _store_chunk(raw_connection, rows: list[tuple], received_at: datetime) -> di
             copy.set_types(_COPY_TYPES)
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(_INSERT_SQL, {"received_at": received_at})
+        cursor.execute(
+            _INSERT_SQL,
+            {"received_at": received_at, "first_report": Event.Type.FIRST_REPORT},
+        )
         return dict(cursor.fetchall())
 
 

@@ -40,4 +40,16 @@ SCHEDULES: list[Schedule] = [
         every_seconds=600,
         description="Label trackers whose position moved with their nearest city.",
     ),
+    Schedule(
+        name="webhooks: deliver events",
+        task="tracking.tasks.deliver_webhooks",
+        every_seconds=60,
+        description="Send new events to webhook endpoints and retry failed deliveries.",
+    ),
+    Schedule(
+        name="events: silent trackers",
+        task="tracking.tasks.record_silent_trackers",
+        every_seconds=600,
+        description="Announce trackers silent longer than their client's threshold.",
+    ),
 ]

@@ -451,9 +451,13 @@ class Event(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=40, choices=Type.choices)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
-    # No database constraint: the status engine writes events set-based in its own statement,
-    # and a per-row foreign-key check costs it as much as the insert (see place_link).
+    # No database constraints on the client and tracker links: the status engine and
+    # ingestion write events set-based, from rows that hold both links with constraints, and
+    # PostgreSQL would check each event row one at a time (see geofencing's place_link).
+    # Deleting a client or tracker through Django still deletes its events (CASCADE).
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     tracker = models.ForeignKey(
         Tracker,
         on_delete=models.CASCADE,

@@ -17,7 +17,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.rows import namedtuple_row
 
-from tracking.models import LocationReport, Tracker
+from tracking import webhooks
+from tracking.models import Event, LocationReport, Tracker
 
 from ..models import Place, ProcessingCursor, StatusHistory, TrackerGeoState
 from ..transitions import DELIVERED, IN_STORAGE, IN_TRANSIT, Island, Observation, TrackerWalk
@@ -29,6 +30,7 @@ _STATE = TrackerGeoState._meta.db_table
 _PLACE = Place._meta.db_table
 _PLACE_RUNS = Place.production_runs.through._meta.db_table
 _HISTORY = StatusHistory._meta.db_table
+_EVENT = Event._meta.db_table
 _DELIVERY = Place.Kind.DELIVERY.value
 
 logger = logging.getLogger(__name__)
@@ -267,6 +269,36 @@ ON CONFLICT (tracker_id) DO UPDATE SET
 """
 
 
+# The outbox: one tracker.status_changed event per history row this evaluation wrote (ids past
+# `after`: the engine alone writes history, under its lock), in one INSERT ... SELECT in the
+# same transaction. Webhook delivery reads them later, in Celery.
+_EVENTS_SQL = f"""
+INSERT INTO {_EVENT} (id, type, client_id, tracker_id, payload, occurred_at, created_at)
+SELECT gen_random_uuid(), %(type)s, t.client_id, h.tracker_id,
+       jsonb_build_object(
+           'tracker', jsonb_build_object('id', t.id, 'mac_address', t.mac_address,
+                                         'label', t.label, 'production_run', t.production_run_id),
+           'from_status', h.from_status, 'to_status', h.to_status, 'at', h.at,
+           'place', CASE WHEN p.id IS NULL THEN NULL
+                         ELSE jsonb_build_object('id', p.id, 'name', p.name, 'kind', p.kind) END,
+           'report_id', h.report_id),
+       h.at, %(now)s
+FROM {_HISTORY} h
+JOIN {_TRACKER} t ON t.id = h.tracker_id
+LEFT JOIN {_PLACE} p ON p.id = h.place_id
+WHERE h.id > %(after)s AND t.client_id IS NOT NULL
+"""
+
+
+def _last_history_id(cursor) -> int:
+    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {_HISTORY}")
+    return cursor.fetchone()[0]
+
+
+def _record_events(cursor, *, after: int, now) -> None:
+    cursor.execute(_EVENTS_SQL, {"type": Event.Type.STATUS_CHANGED, "after": after, "now": now})
+
+
 def _write_moves(raw, moves: list[list], *, high: int) -> None:
     """The columns go as binary arrays, bound on the server: Django's cursor would quote them
     into the statement's text instead."""
@@ -304,10 +336,14 @@ def evaluate_statuses(*, tracker_ids: Iterable[int] | None = None) -> Evaluation
         now = timezone.now()
         walked = transitions = 0
         if islands:
+            history_before = _last_history_id(cursor)
             moves, walked, transitions = _walk_islands(
                 raw, islands, recorded_at=now, **_departure_rules()
             )
             _write_moves(raw, moves, high=high)
+            if transitions:
+                _record_events(cursor, after=history_before, now=now)
+                webhooks.dispatch_soon()
         _advance_watermarks(cursor, global_cursor, high=high, tracker_ids=ids, now=now)
     result = EvaluationResult(
         reports=totals.n,

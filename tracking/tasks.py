@@ -1,0 +1,25 @@
+"""Celery tasks of tracking: thin wrappers around services, safe to run twice."""
+
+from celery import shared_task
+
+from . import services, webhooks
+
+# A delivery round that finds the next retry due within this many seconds queues itself
+# again for then; later retries are left to the beat schedule (every minute).
+REQUEUE_WITHIN_SECONDS = 60.0
+
+
+@shared_task(name="tracking.tasks.deliver_webhooks", bind=True, ignore_result=True)
+def deliver_webhooks_task(self) -> dict:
+    """Send the event outbox to webhook endpoints (fan-out, then due deliveries)."""
+    result = webhooks.deliver_due()
+    if result.next_due_in is not None and result.next_due_in <= REQUEUE_WITHIN_SECONDS:
+        queue = (self.request.delivery_info or {}).get("routing_key")
+        self.apply_async(countdown=result.next_due_in, queue=queue)
+    return {"events": result.events, "sent": result.sent, "delivered": result.delivered}
+
+
+@shared_task(name="tracking.tasks.record_silent_trackers", ignore_result=True)
+def record_silent_trackers_task() -> dict:
+    """Write a tracker.silent event for each tracker that stopped reporting."""
+    return {"events": services.events_record_silent()}
