@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from tracking import geojson
 from tracking.models import Tracker
 from tracking.selectors import get_visible_or_404
 
@@ -51,24 +52,18 @@ def tracker_history(request, pk: int):
         get_visible_or_404(Tracker.objects, request.user, pk=pk)
         return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
     history = selectors.tracker_history(user=request.user, tracker_id=pk, start=start, end=end)
-    map_data = {
-        "track": [[p.latitude, p.longitude, p.at.isoformat(), p.reports] for p in history.track],
-        "places": [
-            {
-                "name": place.name,
-                "kind": place.kind,
-                "lat": place.point.y,
-                "lon": place.point.x,
-                "radius_m": place.radius_m,
-                "polygon": (
-                    [[y, x] for x, y in place.polygon.coords[0]] if place.polygon else None
-                ),
-            }
-            for place in history.places
-        ],
-    }
+    map_features = geojson.feature_collection(
+        [
+            *(geojson.place_feature(place) for place in history.places),
+            geojson.track_feature(
+                [(p.longitude, p.latitude, p.at, p.reports) for p in history.track],
+                resolution=history.resolution,
+            ),
+            geojson.tracker_feature(history.tracker),
+        ]
+    )
     return render(
         request,
         "geofencing/tracker_history.html",
-        {"history": history, "map_data": map_data, "days": days, "ranges": RANGES},
+        {"history": history, "map_features": map_features, "days": days, "ranges": RANGES},
     )

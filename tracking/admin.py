@@ -9,8 +9,6 @@ from .models import (
     HourlyRollup,
     LocationReport,
     Membership,
-    ProductionRun,
-    Tracker,
 )
 
 
@@ -60,61 +58,6 @@ class BrandAdmin(admin.ModelAdmin):
     list_filter = ["client"]
     search_fields = ["name", "client__name"]
     autocomplete_fields = ["client"]
-
-
-@admin.register(ProductionRun)
-class ProductionRunAdmin(admin.ModelAdmin):
-    list_display = ["name", "brand", "client_name", "starts_at", "ends_at", "phase_label"]
-    list_filter = ["brand__client", "brand", "starts_at"]
-    search_fields = ["name", "brand__name", "brand__client__name"]
-    date_hierarchy = "starts_at"
-    autocomplete_fields = ["brand"]
-    list_select_related = ["brand__client"]
-
-    @admin.display(description="client", ordering="brand__client__name")
-    def client_name(self, obj):
-        return obj.brand.client.name
-
-    @admin.display(description="phase")
-    def phase_label(self, obj):
-        return obj.get_phase_display()
-
-
-@admin.register(Tracker)
-class TrackerAdmin(LeafletGeoAdmin):
-    list_display = [
-        "mac_address",
-        "lifecycle_state",
-        "client",
-        "production_run",
-        "status",
-        "last_report_at",
-        "nearest_city",
-    ]
-    list_filter = ["lifecycle_state", "status", "client", "key_batch"]
-    search_fields = ["mac_address", "hashed_advertisement_key", "label"]
-    list_select_related = ["client", "production_run"]
-    # The private key is never shown; state changes go through the fleet services.
-    exclude = ["private_key_encrypted", "advertisement_key"]
-    readonly_fields = [
-        "mac_address",
-        "hashed_advertisement_key",
-        "key_batch",
-        "lifecycle_state",
-        "client",
-        "production_run",
-        "created_at",
-        "last_report_at",
-        "last_accuracy_m",
-        "nearest_city",
-        "nearest_country_code",
-        "status",
-        "status_changed_at",
-        "status_watermark",
-    ]
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(LocationReport)

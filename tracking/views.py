@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
+from . import geojson, selectors, services
 from .models import Membership
 
 
@@ -30,24 +30,14 @@ def dashboard(request):
 def production_run_detail(request, pk: int):
     run = selectors.production_run_get(user=request.user, pk=pk)
     trackers = list(selectors.tracker_list(user=request.user, production_run=run))
-    positions = [
-        {
-            "mac": t.mac_address,
-            "lat": t.last_point.y,
-            "lon": t.last_point.x,
-            "status": t.status,
-            "status_label": t.get_status_display(),
-            "last_report_at": t.last_report_at.isoformat() if t.last_report_at else "",
-            "city": t.nearest_city,
-            "url": reverse("geofencing:tracker-history", args=[t.pk]),
-        }
+    features = geojson.feature_collection(
+        geojson.tracker_feature(t, url=reverse("geofencing:tracker-history", args=[t.pk]))
         for t in trackers
-        if t.last_point is not None
-    ]
+    )
     return render(
         request,
         "portal/run_detail.html",
-        {"run": run, "trackers": trackers, "positions": positions},
+        {"run": run, "trackers": trackers, "features": features},
     )
 
 

@@ -102,6 +102,6 @@ def test_run_page_maps_last_positions_of_own_trackers_only(client, world):
     world.tracker_a.save()
     client.force_login(world.a_viewer)
     html = client.get(reverse("portal:run-detail", args=[world.run_a.pk])).content.decode()
-    assert 'id="run-trackers"' in html
+    assert 'id="run-map-data"' in html
     assert world.tracker_a.mac_address in html and "48.21" in html
     assert world.tracker_b.mac_address not in html

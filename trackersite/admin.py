@@ -1,0 +1,199 @@
+"""Admin pages that draw on every app: trackers and production runs, with their maps.
+
+Tracker and ProductionRun live in tracking, but their pages show places and tracks
+(geofencing), fetch state (findmy) and lifecycle actions (fleet), which tracking may not
+import; so they are registered here, once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.db.models import Count
+from django.urls import reverse
+from django.utils import timezone
+
+from geofencing import selectors as geo_selectors
+from tracking import geojson
+from tracking.models import ProductionRun, Tracker
+
+TRACK_RANGES = {"1": 1, "2": 2, "7": 7, "30": 30, "90": 90, "365": 365}  # days
+DEFAULT_TRACK_RANGE = "2"
+RUN_MAP_LIMIT = 2000  # trackers drawn on a run's map; the list links to all of them
+RUN_LIST_LIMIT = 100
+
+
+def _changelist(name: str, **query) -> str:
+    return f"{reverse(name)}?{urlencode(query)}"
+
+
+@admin.register(Tracker)
+class TrackerAdmin(admin.ModelAdmin):
+    list_display = [
+        "mac_address",
+        "label",
+        "lifecycle_state",
+        "client",
+        "production_run",
+        "status",
+        "last_report_at",
+        "nearest_city",
+    ]
+    list_filter = ["lifecycle_state", "status", "client", "key_batch"]
+    search_fields = ["mac_address", "hashed_advertisement_key", "label"]
+    list_select_related = ["client", "production_run"]
+    change_form_template = "admin/tracking/tracker/change_form.html"
+    # Keys, the last point (drawn on the map) and the engine's watermark are not form fields;
+    # everything derived is read-only. Only the label is staff's to write.
+    fields = [
+        "label",
+        "mac_address",
+        "hashed_advertisement_key",
+        "key_batch",
+        "lifecycle_state",
+        "client",
+        "production_run",
+        "status",
+        "status_changed_at",
+        "last_report_at",
+        "last_accuracy_m",
+        "nearest_city",
+        "nearest_country_code",
+        "created_at",
+    ]
+    readonly_fields = fields[1:]
+
+    def has_add_permission(self, request):
+        return False  # trackers are born in a key batch (fleet)
+
+    def _track_range(self, request) -> str:
+        days = request.GET.get("days", DEFAULT_TRACK_RANGE)
+        return days if days in TRACK_RANGES else DEFAULT_TRACK_RANGE
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        tracker = self.get_object(request, object_id)
+        if tracker is not None:
+            extra_context.update(self._map_context(request, tracker))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _map_context(self, request, tracker: Tracker) -> dict:
+        days = self._track_range(request)
+        end = timezone.now()
+        history = geo_selectors.tracker_history(
+            user=request.user,
+            tracker_id=tracker.pk,
+            start=end - timedelta(days=TRACK_RANGES[days]),
+            end=end,
+        )
+        features = geojson.feature_collection(
+            [
+                *(
+                    geojson.place_feature(
+                        place, url=reverse("admin:geofencing_place_change", args=[place.pk])
+                    )
+                    for place in history.places
+                ),
+                geojson.track_feature(
+                    [(p.longitude, p.latitude, p.at, p.reports) for p in history.track],
+                    resolution=history.resolution,
+                ),
+                geojson.tracker_feature(tracker),
+            ]
+        )
+        return {
+            "map_features": features,
+            "track_history": history,
+            "track_days": days,
+            "track_ranges": TRACK_RANGES,
+            "tracker_links": [
+                (
+                    "Status history",
+                    _changelist(
+                        "admin:geofencing_statushistory_changelist", tracker__id__exact=tracker.pk
+                    ),
+                ),
+                (
+                    "Reports",
+                    _changelist(
+                        "admin:tracking_locationreport_changelist", tracker__id__exact=tracker.pk
+                    ),
+                ),
+                ("Customer's view", reverse("geofencing:tracker-history", args=[tracker.pk])),
+            ],
+        }
+
+
+@admin.register(ProductionRun)
+class ProductionRunAdmin(admin.ModelAdmin):
+    list_display = ["name", "brand", "client_name", "starts_at", "ends_at", "phase_label"]
+    list_filter = ["brand__client", "brand", "starts_at"]
+    search_fields = ["name", "brand__name", "brand__client__name"]
+    date_hierarchy = "starts_at"
+    autocomplete_fields = ["brand"]
+    list_select_related = ["brand__client"]
+    change_form_template = "admin/tracking/productionrun/change_form.html"
+
+    @admin.display(description="client", ordering="brand__client__name")
+    def client_name(self, obj):
+        return obj.brand.client.name
+
+    @admin.display(description="phase")
+    def phase_label(self, obj):
+        return obj.get_phase_display()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        run = self.get_object(request, object_id)
+        if run is not None:
+            extra_context.update(self._run_context(request, run))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _run_context(self, request, run: ProductionRun) -> dict:
+        trackers = Tracker.objects.filter(production_run=run).order_by("mac_address")
+        counts = dict.fromkeys(Tracker.Status.values, 0)
+        counts.update(
+            trackers.order_by()
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        mapped = list(trackers.filter(last_point__isnull=False)[:RUN_MAP_LIMIT])
+        places = list(geo_selectors.place_list(user=request.user, production_run=run))
+        tracker_change = "admin:tracking_tracker_change"
+        features = geojson.feature_collection(
+            [
+                *(
+                    geojson.place_feature(
+                        place, url=reverse("admin:geofencing_place_change", args=[place.pk])
+                    )
+                    for place in places
+                ),
+                *(
+                    geojson.tracker_feature(t, url=reverse(tracker_change, args=[t.pk]))
+                    for t in mapped
+                ),
+            ]
+        )
+        all_trackers = _changelist(
+            "admin:tracking_tracker_changelist", production_run__id__exact=run.pk
+        )
+        return {
+            "map_features": features,
+            "run_status_counts": [
+                {
+                    "label": Tracker.Status(status).label,
+                    "key": status.lower(),
+                    "count": n,
+                    "url": f"{all_trackers}&status__exact={status}",
+                }
+                for status, n in counts.items()
+            ],
+            "run_tracker_total": sum(counts.values()),
+            "run_trackers": list(trackers[:RUN_LIST_LIMIT]),
+            "run_trackers_url": all_trackers,
+            "run_places": places,
+            "run_map_limit": RUN_MAP_LIMIT,
+        }

@@ -1,0 +1,92 @@
+"""GeoJSON for the maps: one set of helpers for admin pages, portal pages and the map component
+(static/js/map_component.js, templates/maps/map.html).
+
+Features carry a `kind` the component draws by: "tracker" (a point coloured by status, with its
+accuracy circle), "track" (a line with its points' times), "place" (a circle of `radius_m`
+around a point, or a polygon). Coordinates are GeoJSON's: longitude first.
+
+Places live in geofencing, which tracking may not import, so `place_feature` reads any object
+with a place's attributes (point, radius_m, polygon, kind, name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+Feature = dict[str, Any]
+
+
+def _at(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def feature_collection(features: Iterable[Feature]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": [f for f in features if f is not None]}
+
+
+def tracker_feature(tracker, *, url: str = "") -> Feature | None:
+    """The tracker at its last position; None when it has never reported one."""
+    if tracker.last_point is None:
+        return None
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [tracker.last_point.x, tracker.last_point.y]},
+        "properties": {
+            "kind": "tracker",
+            "id": tracker.pk,
+            "mac": tracker.mac_address,
+            "label": tracker.label,
+            "status": tracker.status,
+            "status_label": tracker.get_status_display(),
+            "accuracy_m": tracker.last_accuracy_m,
+            "last_report_at": _at(tracker.last_report_at),
+            "city": tracker.nearest_city,
+            "url": url,
+        },
+    }
+
+
+def track_feature(
+    points: Sequence[tuple[float, float, datetime, int]], *, resolution: str = "reports"
+) -> Feature | None:
+    """A track from (longitude, latitude, time, reports) tuples, oldest first."""
+    if not points:
+        return None
+    return {
+        "type": "Feature",
+        "geometry": {
+            "type": "LineString",
+            "coordinates": [[lon, lat] for lon, lat, _, _ in points],
+        },
+        "properties": {
+            "kind": "track",
+            "resolution": resolution,
+            "times": [_at(at) for _, _, at, _ in points],
+            "reports": [n for _, _, _, n in points],
+        },
+    }
+
+
+def place_feature(place, *, url: str = "") -> Feature:
+    """A place as its polygon, or as its point with the radius the map draws as a circle."""
+    if place.polygon is not None:
+        geometry = {
+            "type": "Polygon",
+            "coordinates": [list(map(list, ring)) for ring in place.polygon.coords],
+        }
+    else:
+        geometry = {"type": "Point", "coordinates": [place.point.x, place.point.y]}
+    return {
+        "type": "Feature",
+        "geometry": geometry,
+        "properties": {
+            "kind": "place",
+            "id": place.pk,
+            "name": place.name,
+            "place_kind": place.kind,
+            "radius_m": place.radius_m,
+            "url": url,
+        },
+    }
