@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from tracking.encryption import InvalidToken
@@ -28,7 +29,7 @@ from .errors import (
 )
 from .gsa import LoginError, SecondFactorRequired
 from .ingest import IngestTarget, ingest_payloads, load_tracker_key
-from .models import AccountSession, AppleAccount, FetchRun
+from .models import AccountSession, AppleAccount, FetchRun, TrackerFetchState
 
 logger = logging.getLogger(__name__)
 
@@ -417,3 +418,26 @@ def _describe(run: FetchRun, *, trackers: int) -> str:
         f"{run.reports_duplicate} duplicate, {run.reports_undecryptable} undecryptable"
         + (f", error {run.error_kind}: {run.error}" if run.error_kind else "")
     )
+
+
+@transaction.atomic
+def trackers_fetch_now(*, tracker_ids: Sequence[int], user=None) -> int:
+    """Put these trackers first in the fetch queue; returns how many were queued.
+
+    Only the order changes: the next fetch round claims them before any other due tracker,
+    through the same accounts and the same per-account rate limit as every fetch. Trackers
+    that are not fetchable (not ACTIVE, run not live) are left out.
+    """
+    now = timezone.now()
+    queue.ensure_fetch_states(now=now)
+    first = TrackerFetchState.objects.aggregate(first=Min("next_due_at"))["first"] or now
+    queued = TrackerFetchState.objects.filter(
+        tracker__in=Tracker.objects.fetchable(now).filter(pk__in=list(tracker_ids))
+    ).update(next_due_at=min(first, now) - timedelta(seconds=1))
+    AuditEvent.objects.create(
+        actor=user if user is not None and user.is_authenticated else None,
+        action="fetch.now",
+        target=f"{queued} trackers",
+        details={"tracker_ids": sorted(tracker_ids)[:1000], "queued": queued},
+    )
+    return queued

@@ -7,19 +7,37 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
-from tracking.models import KeyBatch
+from tracking.models import KeyBatch, Tracker
 
 from . import selectors, services
 from .exceptions import LifecycleError
-from .forms import AllocateForm, GenerateKeysForm, ImportForm, MacListForm
+from .forms import AllocateForm, CustomerOrderAddForm, GenerateKeysForm, ImportForm, MacListForm
 from .models import Allocation, CustomerOrder
 
+REFUSALS_SHOWN = 50
 
-def _refused(request, exc: LifecycleError) -> None:
-    messages.error(request, "Refused, nothing was changed.")
-    for message in exc.messages:
-        messages.error(request, message)
+
+def _submitted(request) -> tuple:
+    """A form's data and files: bound on every POST, so that an empty submit is told that
+    nothing was given instead of getting the blank form back."""
+    if request.method == "POST":
+        return request.POST, request.FILES
+    return None, None
+
+
+def refused(request, exc: LifecycleError) -> None:
+    """One banner: what was refused (the first REFUSALS_SHOWN reasons), then how many more."""
+    shown, rest = exc.messages[:REFUSALS_SHOWN], len(exc.messages) - REFUSALS_SHOWN
+    messages.error(
+        request,
+        format_html(
+            'Refused, nothing was changed:<ul class="refusals">{}</ul>{}',
+            format_html_join("", "<li>{}</li>", ((m,) for m in shown)),
+            f"and {rest} more." if rest > 0 else "",
+        ),
+    )
 
 
 class _OperationPages:
@@ -82,14 +100,19 @@ class KeyBatchAdmin(_OperationPages, admin.ModelAdmin):
         return own + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "export_formats": list(services.EXPORT_FORMATS)}
+        trackers = reverse("admin:tracking_tracker_changelist")
+        extra_context = {
+            **(extra_context or {}),
+            "export_formats": list(services.EXPORT_FORMATS),
+            "batch_trackers_url": f"{trackers}?key_batch__id__exact={object_id}",
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def add_view(self, request, form_url="", extra_context=None):
         """Adding a batch means generating its keys."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = GenerateKeysForm(request.POST or None)
+        form = GenerateKeysForm(_submitted(request)[0])
         if request.method == "POST" and form.is_valid():
             try:
                 batch = services.keys_generate(
@@ -98,7 +121,7 @@ class KeyBatchAdmin(_OperationPages, admin.ModelAdmin):
                     user=request.user,
                 )
             except LifecycleError as exc:
-                _refused(request, exc)
+                refused(request, exc)
             else:
                 messages.success(
                     request, f'Key batch "{batch}": {form.cleaned_data["count"]} key pairs.'
@@ -121,7 +144,7 @@ class KeyBatchAdmin(_OperationPages, admin.ModelAdmin):
         try:
             content = services.batch_export(batch=batch, fmt=fmt, user=request.user)
         except LifecycleError as exc:
-            _refused(request, exc)
+            refused(request, exc)
             return redirect("admin:tracking_keybatch_change", batch.pk)
         export_format = services.EXPORT_FORMATS[fmt]
         response = HttpResponse(content, content_type=export_format.content_type)
@@ -132,14 +155,14 @@ class KeyBatchAdmin(_OperationPages, admin.ModelAdmin):
     def receive_view(self, request):
         if not self.has_change_permission(request):
             raise PermissionDenied
-        form = MacListForm(request.POST or None, request.FILES or None)
+        form = MacListForm(*_submitted(request))
         if request.method == "POST" and form.is_valid():
             try:
                 count = services.devices_receive(
                     macs_text=form.cleaned_data["macs"], user=request.user
                 )
             except LifecycleError as exc:
-                _refused(request, exc)
+                refused(request, exc)
             else:
                 messages.success(request, f"{count} devices received into stock.")
                 return redirect("admin:tracking_keybatch_changelist")
@@ -188,6 +211,16 @@ class CustomerOrderAdmin(_OperationPages, admin.ModelAdmin):
     def allocated(self, obj):
         return obj.allocated
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = CustomerOrderAddForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """A new order opens on its own page, where Allocate is the next step."""
+        messages.success(request, f'Order "{obj}" created. Next step: allocate its trackers.')
+        return redirect("admin:fleet_customerorder_change", obj.pk)
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["client", "reference", "quantity"]
@@ -233,7 +266,7 @@ class CustomerOrderAdmin(_OperationPages, admin.ModelAdmin):
 
     def allocate_view(self, request, pk):
         order = self._order(request, pk)
-        form = AllocateForm(request.POST or None, request.FILES or None)
+        form = AllocateForm(*_submitted(request))
         if request.method == "POST" and form.is_valid():
             try:
                 count = services.order_allocate(
@@ -243,7 +276,7 @@ class CustomerOrderAdmin(_OperationPages, admin.ModelAdmin):
                     user=request.user,
                 )
             except LifecycleError as exc:
-                _refused(request, exc)
+                refused(request, exc)
             else:
                 messages.success(request, f'{count} trackers allocated to order "{order}".')
                 return self._back(order)
@@ -260,7 +293,7 @@ class CustomerOrderAdmin(_OperationPages, admin.ModelAdmin):
         order = self._order(request, pk) if pk is not None else None
         if order is None and not self.has_change_permission(request):
             raise PermissionDenied
-        form = ImportForm(request.POST or None, request.FILES or None, order=order)
+        form = ImportForm(*_submitted(request), order=order)
         if request.method == "POST" and form.is_valid():
             run = form.cleaned_data["production_run"]
             try:
@@ -271,7 +304,7 @@ class CustomerOrderAdmin(_OperationPages, admin.ModelAdmin):
                     user=request.user,
                 )
             except LifecycleError as exc:
-                _refused(request, exc)
+                refused(request, exc)
             else:
                 messages.success(request, f'{count} trackers active in production run "{run}".')
                 if order is not None:
@@ -294,18 +327,22 @@ class CustomerOrderAdmin(_OperationPages, admin.ModelAdmin):
             try:
                 count = services.order_cancel(order=order, user=request.user)
             except LifecycleError as exc:
-                _refused(request, exc)
+                refused(request, exc)
             else:
                 messages.success(
                     request, f'Order "{order}" cancelled; {count} trackers back in stock.'
                 )
             return self._back(order)
+        trackers = list(selectors.order_trackers(order=order))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": f'Cancel order "{order}"?',
             "original": order,
-            "trackers": selectors.order_trackers(order=order),
+            "trackers": trackers,
+            # Only allocated trackers can go back to stock (services.order_cancel): say so
+            # before offering a button that would be refused.
+            "blocking": [t for t in trackers if t.lifecycle_state != Tracker.Lifecycle.ALLOCATED],
             "cancel_url": reverse("admin:fleet_order_cancel", args=[order.pk]),
         }
         return TemplateResponse(request, "admin/fleet/customerorder/cancel.html", context)

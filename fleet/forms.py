@@ -5,7 +5,19 @@ from django.utils import timezone
 
 from tracking.models import ProductionRun
 
+from .models import CustomerOrder
+
 ADMIN_MAX_KEYS = 100_000  # generated synchronously in the request: a few seconds at most
+
+
+def nothing_given(*choices: str) -> forms.ValidationError:
+    """An empty submit: one wording for every form."""
+    return forms.ValidationError(f"Nothing was given: {', or '.join(choices)}.")
+
+
+def not_both(first: str, second: str) -> forms.ValidationError:
+    """Two inputs of which exactly one is wanted: one wording for every form."""
+    return forms.ValidationError(f"Give {first} or {second}, not both.")
 
 
 class MacListForm(forms.Form):
@@ -25,10 +37,10 @@ class MacListForm(forms.Form):
         data = super().clean()
         upload, text = data.get("macs_file"), (data.get("macs_text") or "").strip()
         if upload and text:
-            raise forms.ValidationError("Upload a file or paste a list, not both.")
+            raise not_both("a file", "a pasted list")
         data["macs"] = upload.read() if upload else (text or None)
         if self.macs_required and data["macs"] is None:
-            raise forms.ValidationError("Upload a file or paste a list of MAC addresses.")
+            raise nothing_given("upload a file or paste MAC addresses")
         return data
 
 
@@ -45,8 +57,12 @@ class AllocateForm(MacListForm):
 
     def clean(self):
         data = super().clean()
-        if (data.get("macs") is None) == (data.get("count") is None):
-            raise forms.ValidationError("Give a list of MAC addresses or a count, not both.")
+        if self.errors:
+            return data
+        if data.get("macs") is None and data.get("count") is None:
+            raise nothing_given("upload or paste MAC addresses", "give a count")
+        if data.get("macs") is not None and data.get("count") is not None:
+            raise not_both("MAC addresses", "a count")
         return data
 
 
@@ -74,6 +90,26 @@ class ImportForm(MacListForm):
 
     def clean(self):
         data = super().clean()
-        if (data.get("macs") is None) == (not data.get("whole_order")):
-            raise forms.ValidationError("Give a list of MAC addresses or tick the whole order.")
+        if self.errors:
+            return data
+        whole_order = bool(data.get("whole_order"))
+        if data.get("macs") is None and not whole_order:
+            choices = ["upload or paste MAC addresses"]
+            if "whole_order" in self.fields:
+                choices.append("tick the whole order")
+            raise nothing_given(*choices)
+        if data.get("macs") is not None and whole_order:
+            raise not_both("MAC addresses", "the whole order")
         return data
+
+
+class CustomerOrderAddForm(forms.ModelForm):
+    """The reference is stored stripped (services.order_create), so it is compared stripped:
+    a duplicate is an error on the field, not a refusal after the form was accepted."""
+
+    class Meta:
+        model = CustomerOrder
+        fields = ["client", "reference", "quantity"]
+
+    def clean_reference(self):
+        return self.cleaned_data["reference"].strip()

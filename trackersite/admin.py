@@ -10,12 +10,21 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Count
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from findmy import services as findmy_services
+from fleet import services as fleet_services
+from fleet.admin import refused
+from fleet.exceptions import LifecycleError
+from fleet.parsing import normalize_mac
 from geofencing import selectors as geo_selectors
+from geofencing import services as geo_services
 from tracking import geojson
 from tracking.models import ProductionRun, Tracker
 
@@ -29,8 +38,30 @@ def _changelist(name: str, **query) -> str:
     return f"{reverse(name)}?{urlencode(query)}"
 
 
+class OperateTrackersMixin:
+    """Actions that run the lifecycle need tracking.operate_tracker (the operations group)."""
+
+    def has_operate_permission(self, request) -> bool:
+        return request.user.has_perm("tracking.operate_tracker")
+
+    def _reevaluate(self, request, tracker_ids: list[int]) -> None:
+        result = geo_services.evaluate_statuses(tracker_ids=tracker_ids)
+        messages.success(
+            request,
+            f"Status re-evaluated for {len(tracker_ids)} trackers: {result.reports} new reports "
+            f"read, {result.transitions} status changes.",
+        )
+
+
+class RetireForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200,
+        help_text="Why they leave service (lost, broken, returned); kept in the audit trail.",
+    )
+
+
 @admin.register(Tracker)
-class TrackerAdmin(admin.ModelAdmin):
+class TrackerAdmin(OperateTrackersMixin, admin.ModelAdmin):
     list_display = [
         "mac_address",
         "label",
@@ -64,9 +95,64 @@ class TrackerAdmin(admin.ModelAdmin):
         "created_at",
     ]
     readonly_fields = fields[1:]
+    actions = ["fetch_now", "reevaluate_status", "retire"]
 
     def has_add_permission(self, request):
         return False  # trackers are born in a key batch (fleet)
+
+    def get_search_results(self, request, queryset, search_term):
+        """A MAC in any spelling the lifecycle forms accept (aa-bb-..., aabbcc..., AA:BB:...)."""
+        mac = normalize_mac(search_term.strip())
+        if mac is not None:
+            return queryset.filter(mac_address=mac), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.action(description="Fetch now (first in the queue)", permissions=["operate"])
+    def fetch_now(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        queued = findmy_services.trackers_fetch_now(tracker_ids=ids, user=request.user)
+        skipped = len(ids) - queued
+        messages.success(
+            request,
+            f"{queued} trackers are first in the fetch queue; the next round asks Apple for them "
+            "within the accounts' rate limits."
+            + (
+                f" {skipped} not fetchable (not active in a live run) were left out."
+                if skipped
+                else ""
+            ),
+        )
+
+    @admin.action(description="Re-evaluate status", permissions=["operate"])
+    def reevaluate_status(self, request, queryset):
+        self._reevaluate(request, list(queryset.values_list("pk", flat=True)))
+
+    @admin.action(description="Retire (with a reason)…", permissions=["operate"])
+    def retire(self, request, queryset):
+        form = RetireForm(request.POST if "reason" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            macs = list(queryset.values_list("mac_address", flat=True))
+            try:
+                count = fleet_services.tracker_retire(
+                    macs_text="\n".join(macs), user=request.user, reason=form.cleaned_data["reason"]
+                )
+            except LifecycleError as exc:
+                refused(request, exc)
+            else:
+                messages.success(request, f"{count} trackers retired.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Retire {queryset.count()} trackers",
+            "opts": self.model._meta,
+            "form": form,
+            "trackers": queryset.select_related("production_run")[:200],
+            "count": queryset.count(),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/tracking/tracker/retire.html", context)
 
     def _track_range(self, request) -> str:
         days = request.GET.get("days", DEFAULT_TRACK_RANGE)
@@ -127,7 +213,7 @@ class TrackerAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProductionRun)
-class ProductionRunAdmin(admin.ModelAdmin):
+class ProductionRunAdmin(OperateTrackersMixin, admin.ModelAdmin):
     list_display = ["name", "brand", "client_name", "starts_at", "ends_at", "phase_label"]
     list_filter = ["brand__client", "brand", "starts_at"]
     search_fields = ["name", "brand__name", "brand__client__name"]
@@ -135,6 +221,12 @@ class ProductionRunAdmin(admin.ModelAdmin):
     autocomplete_fields = ["brand"]
     list_select_related = ["brand__client"]
     change_form_template = "admin/tracking/productionrun/change_form.html"
+    actions = ["reevaluate_status"]
+
+    @admin.action(description="Re-evaluate status of their trackers", permissions=["operate"])
+    def reevaluate_status(self, request, queryset):
+        ids = list(Tracker.objects.filter(production_run__in=queryset).values_list("pk", flat=True))
+        self._reevaluate(request, ids)
 
     @admin.display(description="client", ordering="brand__client__name")
     def client_name(self, obj):

@@ -47,6 +47,7 @@ class ClientAdmin(admin.ModelAdmin):
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "client", "role"]
+    list_select_related = ["user", "client"]
     list_filter = ["role", "client"]
     search_fields = ["user__username", "user__email", "client__name"]
     autocomplete_fields = ["user", "client"]
@@ -55,6 +56,7 @@ class MembershipAdmin(admin.ModelAdmin):
 @admin.register(Brand)
 class BrandAdmin(admin.ModelAdmin):
     list_display = ["name", "client"]
+    list_select_related = ["client"]
     list_filter = ["client"]
     search_fields = ["name", "client__name"]
     autocomplete_fields = ["client"]
@@ -81,6 +83,7 @@ class LocationReportAdmin(ReadOnlyAdminMixin, LeafletGeoAdmin):
 @admin.register(HourlyRollup, DailyRollup)
 class RollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["tracker", "bucket", "report_count", "best_accuracy_m"]
+    list_select_related = ["tracker"]
     search_fields = ["tracker__mac_address"]
     date_hierarchy = "bucket"
 
@@ -88,6 +91,7 @@ class RollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["at", "action", "actor", "client", "target"]
+    list_select_related = ["actor", "client"]
     list_filter = ["action", "client"]
     search_fields = ["action", "target", "actor__username"]
     date_hierarchy = "at"

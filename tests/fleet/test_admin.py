@@ -1,4 +1,5 @@
 import hashlib
+from html import unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -79,8 +80,8 @@ def test_admin_receive_shows_each_refused_line(staff_client, unchanged):
     )
     assert response.status_code == 200
     assert _messages(response) == [
-        "Refused, nothing was changed.",
-        'line 2: "bad" is not a MAC address',
+        'Refused, nothing was changed:<ul class="refusals">'
+        "<li>line 2: &quot;bad&quot; is not a MAC address</li></ul>"
     ]
     check()
 
@@ -165,8 +166,8 @@ def test_admin_import_page_without_order_refuses_other_clients_trackers(
         {"production_run": world.run_b.pk, "macs_text": trackers[0].mac_address},
     )
     assert response.status_code == 200
-    assert f'line 1: "{trackers[0].mac_address}" is allocated to another client' in " ".join(
-        _messages(response)
+    assert f'line 1: "{trackers[0].mac_address}" is allocated to another client' in unescape(
+        " ".join(_messages(response))
     )
     check()
 

@@ -142,6 +142,8 @@ LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
+# Dates as 2026-12-04 and times with their timezone (trackersite/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["trackersite.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
