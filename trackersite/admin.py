@@ -26,6 +26,7 @@ from fleet.parsing import normalize_mac
 from geofencing import selectors as geo_selectors
 from geofencing import services as geo_services
 from tracking import geojson
+from tracking import services as tracking_services
 from tracking.models import ProductionRun, Tracker
 
 TRACK_RANGES = {"1": 1, "2": 2, "7": 7, "30": 30, "90": 90, "365": 365}  # days
@@ -222,6 +223,12 @@ class ProductionRunAdmin(OperateTrackersMixin, admin.ModelAdmin):
     list_select_related = ["brand__client"]
     change_form_template = "admin/tracking/productionrun/change_form.html"
     actions = ["reevaluate_status"]
+
+    def save_model(self, request, obj, form, change):
+        tracking_services.production_run_save(
+            brand=obj.brand, name=obj.name, starts_at=obj.starts_at, ends_at=obj.ends_at,
+            run=obj, user=request.user,
+        )  # fmt: skip
 
     @admin.action(description="Re-evaluate status of their trackers", permissions=["operate"])
     def reevaluate_status(self, request, queryset):

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from leaflet.admin import LeafletGeoAdmin
 
+from . import services
 from .models import (
     AuditEvent,
     Brand,
@@ -43,11 +44,41 @@ class ClientAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     inlines = [MembershipInline, BrandInline]
 
+    def save_model(self, request, obj, form, change):
+        services.client_save(name=obj.name, client=obj, user=request.user)
+
+    def save_formset(self, request, form, formset, change):
+        """The inlines' memberships and brands go through the services too."""
+        for obj in formset.save(commit=False):
+            if isinstance(obj, Membership):
+                services.membership_save(member=obj.user, client=form.instance, role=obj.role,
+                                         membership=obj, user=request.user)  # fmt: skip
+            else:
+                services.brand_save(client=form.instance, name=obj.name, brand=obj,
+                                    user=request.user)  # fmt: skip
+        for obj in formset.deleted_objects:
+            if isinstance(obj, Membership):
+                services.membership_delete(membership=obj, user=request.user)
+            else:
+                services.brand_delete(brand=obj, user=request.user)
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "client", "role"]
     list_select_related = ["user", "client"]
+
+    def save_model(self, request, obj, form, change):
+        services.membership_save(member=obj.user, client=obj.client, role=obj.role,
+                                 membership=obj, user=request.user)  # fmt: skip
+
+    def delete_model(self, request, obj):
+        services.membership_delete(membership=obj, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("user", "client"):
+            services.membership_delete(membership=membership, user=request.user)
+
     list_filter = ["role", "client"]
     search_fields = ["user__username", "user__email", "client__name"]
     autocomplete_fields = ["user", "client"]
@@ -57,6 +88,17 @@ class MembershipAdmin(admin.ModelAdmin):
 class BrandAdmin(admin.ModelAdmin):
     list_display = ["name", "client"]
     list_select_related = ["client"]
+
+    def save_model(self, request, obj, form, change):
+        services.brand_save(client=obj.client, name=obj.name, brand=obj, user=request.user)
+
+    def delete_model(self, request, obj):
+        services.brand_delete(brand=obj, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for brand in queryset.select_related("client"):
+            services.brand_delete(brand=brand, user=request.user)
+
     list_filter = ["client"]
     search_fields = ["name", "client__name"]
     autocomplete_fields = ["client"]

@@ -1,4 +1,5 @@
-"""Writes of tracking's partner-facing data: API keys, the event outbox, webhook endpoints.
+"""Writes of tracking's data: the tenancy objects (clients, brands, memberships, production
+runs) and the partner-facing data (API keys, the event outbox, webhook endpoints).
 
 Every function is keyword-only and atomic. The delivery of events to webhooks lives in
 webhooks.py (it talks HTTP); this module only records.
@@ -17,7 +18,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from . import encryption
-from .models import ApiKey, AuditEvent, Client, Event, Membership, Tracker, WebhookEndpoint
+from .models import (
+    ApiKey,
+    AuditEvent,
+    Brand,
+    Client,
+    Event,
+    Membership,
+    ProductionRun,
+    Tracker,
+    WebhookEndpoint,
+)
 
 API_KEY_PREFIX = "tpk_"
 
@@ -227,3 +238,85 @@ def webhook_delete(*, user, endpoint: WebhookEndpoint) -> None:
 
 def webhook_secret(endpoint: WebhookEndpoint) -> bytes:
     return encryption.decrypt(endpoint.secret_encrypted)
+
+
+# --- Tenancy: clients, brands, memberships, production runs -------------------------------
+# Each is validated in full (model rules and constraints, the refused field named) and audited
+# in the same transaction; admin and commands call these, none writes these rows itself.
+
+
+def _tenancy_actor(user):
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def _tenancy_audit(action: str, *, user, client: Client | None, target: str, **details) -> None:
+    AuditEvent.objects.create(
+        actor=_tenancy_actor(user),
+        action=action,
+        client=client,
+        target=target[:200],
+        details=details,
+    )
+
+
+def _tenancy_save(obj, *, action: str, user, client: Client | None, target: str, **details):
+    created = obj.pk is None
+    obj.full_clean()
+    obj.save()
+    _tenancy_audit(f"{action}.{'create' if created else 'update'}", user=user, client=client,
+           target=target, **details)  # fmt: skip
+    return obj
+
+
+@transaction.atomic
+def client_save(*, name: str, client: Client | None = None, user=None) -> Client:
+    client = client or Client()
+    client.name = name
+    return _tenancy_save(client, action="client", user=user, client=None, target=name)
+
+
+@transaction.atomic
+def brand_save(*, client: Client, name: str, brand: Brand | None = None, user=None) -> Brand:
+    brand = brand or Brand()
+    brand.client, brand.name = client, name
+    return _tenancy_save(brand, action="brand", user=user, client=client, target=name)
+
+
+@transaction.atomic
+def brand_delete(*, brand: Brand, user=None) -> None:
+    _tenancy_audit("brand.delete", user=user, client=brand.client, target=brand.name)
+    brand.delete()
+
+
+@transaction.atomic
+def membership_save(
+    *, member, client: Client, role: str, membership: Membership | None = None, user=None
+) -> Membership:
+    """`member` is the user given access to the client; `user` is who grants it."""
+    membership = membership or Membership()
+    membership.user, membership.client, membership.role = member, client, role
+    return _tenancy_save(membership, action="membership", user=user, client=client,
+                 target=member.get_username(), role=role)  # fmt: skip
+
+
+@transaction.atomic
+def membership_delete(*, membership: Membership, user=None) -> None:
+    _tenancy_audit("membership.delete", user=user, client=membership.client,
+           target=membership.user.get_username())  # fmt: skip
+    membership.delete()
+
+
+@transaction.atomic
+def production_run_save(
+    *,
+    brand: Brand,
+    name: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    run: ProductionRun | None = None,
+    user=None,
+) -> ProductionRun:
+    run = run or ProductionRun()
+    run.brand, run.name, run.starts_at, run.ends_at = brand, name, starts_at, ends_at
+    return _tenancy_save(run, action="production_run", user=user, client=brand.client, target=name,
+                 starts_at=starts_at.isoformat(), ends_at=ends_at.isoformat())  # fmt: skip
