@@ -51,7 +51,7 @@ def test_admin_writes_tenancy_through_the_services(client, staff_in, world):
     response = client.post(
         reverse("admin:tracking_client_add"),
         {
-            "name": "Echo Parcels",
+            "name": "Echo Parcels", "silent_after_hours": 24,
             "memberships-TOTAL_FORMS": 1, "memberships-INITIAL_FORMS": 0,
             "memberships-0-user": member.pk, "memberships-0-role": "ADMIN",
             "brands-TOTAL_FORMS": 1, "brands-INITIAL_FORMS": 0,
