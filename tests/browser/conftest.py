@@ -74,6 +74,16 @@ def new_page(browser, live_server):
         page.set_default_timeout(10_000)
         page.js_errors = []
         page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+        # Every browser test is also a Content-Security-Policy test: Chromium reports each
+        # blocked script, style or connection as a console error naming the policy.
+        page.on(
+            "console",
+            lambda message: (
+                page.js_errors.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
+        )
         opened.append(page)
         return page
 

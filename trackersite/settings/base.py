@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "leaflet",
     "axes",
+    "csp",
     "tracking",
     "fleet",
     "findmy",
@@ -78,6 +80,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "trackersite.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -102,6 +105,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -242,6 +246,26 @@ WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=100)
 # Queue a delivery run when events commit (the beat schedule is the safety net).
 WEBHOOK_DISPATCH_ON_COMMIT = env_bool("WEBHOOK_DISPATCH_ON_COMMIT", True)
 
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------
+# Scripts only from our own origin or inline with this response's nonce ({{ CSP_NONCE }} in
+# templates, csp_nonce=request.csp_nonce for {% leaflet_map %}). Styles may be inline: Leaflet,
+# Chart.js and Django admin set style attributes. Images may come from the map tile servers.
+CSP_TILE_HOSTS = env.list("CSP_TILE_HOSTS", default=["https://tile.openstreetmap.org"])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:", *CSP_TILE_HOSTS],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 # --- Maps -------------------------------------------------------------------------------
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (48.2, 16.37),
@@ -249,6 +273,15 @@ LEAFLET_CONFIG = {
     "MIN_ZOOM": 2,
     "MAX_ZOOM": 18,
     "RESET_VIEW": False,
+    # Always https (a protocol-relative URL would ask over http from an http page, which the
+    # Content-Security-Policy's img-src refuses). MAP_TILES_URL points at another tile server.
+    "TILES": [
+        (
+            "OpenStreetMap",
+            env.str("MAP_TILES_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+            {"attribution": "&copy; OpenStreetMap contributors", "maxZoom": 19},
+        )
+    ],
 }
 
 # --- FindMy -----------------------------------------------------------------------------
