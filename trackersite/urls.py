@@ -20,3 +20,5 @@ urlpatterns = [
     path("", include("tracking.urls")),
     path("", include("geofencing.urls")),
 ]
+
+handler400 = "trackersite.errors.bad_request"

@@ -93,3 +93,23 @@ def test_history_with_an_impossible_date_is_404_for_another_clients_tracker(clie
         client.get(reverse("geofencing:tracker-history", args=[999_999]) + "?start=x").status_code
         == 404
     )
+
+
+@pytest.mark.django_db
+def test_a_paste_larger_than_the_form_limit_gets_a_page_that_says_so(client, world, settings):
+    client.force_login(world.staff)
+    text = "AA:BB:CC:DD:EE:FF\n" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 18 + 10)
+    response = client.post(reverse("admin:fleet_devices_receive"), {"macs_text": text})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "larger than 2.5 MB" in body and "as a file" in body
+
+
+@pytest.mark.django_db
+def test_an_api_body_larger_than_the_limit_is_a_problem_document(client, world, settings):
+    client.force_login(world.staff)
+    body = '{"username": "' + "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + '"}'
+    response = client.post("/api/token/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert "larger than" in response.json()["detail"]

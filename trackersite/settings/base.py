@@ -152,6 +152,12 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Uploaded files (MAC lists, sessions) are refused above UPLOAD_MAX_BYTES with a message that
+# says so; a posted form (pasted text) above DATA_UPLOAD_MAX_MEMORY_SIZE gets a 400 page that
+# explains (trackersite.errors).
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("FORM_MAX_BYTES", default=2_500_000)
+
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))
