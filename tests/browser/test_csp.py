@@ -74,3 +74,15 @@ def test_admin_charts_and_map_widgets_run_under_the_policy(staff_page):
     assert "'nonce-" in _policy(response)["script-src"]  # the Leaflet widget's inline set-up
     expect(page.locator(".leaflet-container").first).to_be_visible()
     expect(page.locator(".leaflet-control-zoom").first).to_be_visible()  # the map initialised
+
+
+def test_swagger_ui_and_redoc_work_offline_under_the_policy(page_for, world):
+    page = page_for(world.a_admin)
+    response = page.goto("/api/v1/docs/")
+    assert "'unsafe-inline'" not in _policy(response)["script-src"]
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("API")
+    expect(page.locator(".opblock-tag").first).to_be_visible()  # operations drawn from the schema
+
+    page.goto("/api/v1/redoc/")
+    expect(page.locator("h1").first).to_contain_text("API")
+    expect(page.get_by_text("trackers", exact=False).first).to_be_visible()

@@ -109,7 +109,7 @@ def test_a_paste_larger_than_the_form_limit_gets_a_page_that_says_so(client, wor
 def test_an_api_body_larger_than_the_limit_is_a_problem_document(client, world, settings):
     client.force_login(world.staff)
     body = '{"username": "' + "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + '"}'
-    response = client.post("/api/token/", body, content_type="application/json")
+    response = client.post("/api/v1/token/", body, content_type="application/json")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
     assert "larger than" in response.json()["detail"]

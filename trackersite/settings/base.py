@@ -264,6 +264,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [SELF, UNSAFE_INLINE],
         "img-src": [SELF, "data:", "blob:", *CSP_TILE_HOSTS],
         "font-src": [SELF, "data:"],
+        "worker-src": [SELF, "blob:"],  # ReDoc searches in a worker it builds from a blob
         "connect-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],
