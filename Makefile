@@ -116,7 +116,8 @@ run: migrate
 	@echo "  Portal       http://127.0.0.1:$(WEB_PORT)/"
 	@echo "  Admin        http://127.0.0.1:$(WEB_PORT)/admin/"
 	@echo "  Health       http://127.0.0.1:$(WEB_PORT)/healthz"
-	@echo "  Simulator    http://127.0.0.1:$(SIMULATOR_PORT)/ (FindMy + anisette)"
+	@echo "  Simulator    http://127.0.0.1:$(SIMULATOR_PORT)/ (FindMy, Apple login, anisette)"
+	@echo "  The simulator logs the Apple account 'demo' in through the login client."
 	@echo "  Logins are printed by seed_demo above. Ctrl-C stops everything."
 	@echo ""
 	@# The demo asks for each tracker every 2 minutes so the map moves while someone watches;
@@ -125,6 +126,7 @@ run: migrate
 	FINDMY_FETCH_INTERVAL_MINUTES=2 FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS=1 \
 	FINDMY_FETCH_URL=http://127.0.0.1:$(SIMULATOR_PORT)/findmyservice/v2/fetch \
 	ANISETTE_URL=http://127.0.0.1:$(SIMULATOR_PORT)/ \
+	APPLE_GSA_URL=http://127.0.0.1:$(SIMULATOR_PORT) APPLE_SETUP_URL=http://127.0.0.1:$(SIMULATOR_PORT) \
 	  $(VENV)/bin/honcho start -f Procfile
 
 # Every bench/*.py against a database of its own (bench_NAME), then one table of ratios.

@@ -60,6 +60,8 @@ def settings_are_usable(app_configs=None, **kwargs) -> list[Error]:
     found += [
         _url_error("FINDMY_FETCH_URL", settings.FINDMY_FETCH_URL),
         _url_error("ANISETTE_URL", settings.ANISETTE_URL),
+        _url_error("APPLE_GSA_URL", settings.APPLE_GSA_URL),
+        _url_error("APPLE_SETUP_URL", settings.APPLE_SETUP_URL),
         _choice_error(
             "FINDMY_FETCH_PROTOCOL",
             settings.FINDMY_FETCH_PROTOCOL,

@@ -1,10 +1,16 @@
 """Serve the FindMy simulator: Apple's fetch protocols, its login and anisette, over HTTP."""
 
 import os
+import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connection
 
+from findmy import login as apple_login
+from findmy.gsa import SMS, LoginError
 from findmy.gsa_simulator import SECOND_FACTORS, GsaAccountConfig
+from findmy.models import AppleAccount
 from findmy.simulator import FindMySimulator, SimulatorConfig
 
 
@@ -52,6 +58,13 @@ class Command(BaseCommand):
             action="store_true",
             help="iCloud refuses logins with 'Account limit reached'",
         )
+        login.add_argument(
+            "--log-in-account",
+            metavar="NAME",
+            help="once listening, log this account in through the platform's own login client "
+            "(GSA, second factor, iCloud) against this simulator, unless it already is "
+            "(make run's demo account); needs APPLE_GSA_URL and APPLE_SETUP_URL set to it",
+        )
 
     def handle(self, *args, **options):
         login = GsaAccountConfig(
@@ -91,9 +104,55 @@ class Command(BaseCommand):
             f"  Apple ID {login.username} ({login.protocol}, second factor "
             f"{login.second_factor})"
         )
+        if options["log_in_account"]:
+            threading.Thread(
+                target=self._log_in,
+                args=(options["log_in_account"], simulator),
+                daemon=True,
+            ).start()
         try:
             server.serve_forever()
         except KeyboardInterrupt:
             pass
         finally:
             server.server_close()
+
+    def _log_in(self, name: str, simulator: FindMySimulator) -> None:
+        """The demo account, logged in the way staff log in a real one (requests queue on the
+        listening socket until serve_forever answers them)."""
+        apple = simulator.gsa.config
+        base = simulator.base_url
+        try:
+            if {settings.APPLE_GSA_URL.rstrip("/"), settings.APPLE_SETUP_URL.rstrip("/")} != {base}:
+                self.stderr.write(
+                    f"not logging {name} in: APPLE_GSA_URL and APPLE_SETUP_URL must be {base}"
+                )
+                return
+            account = AppleAccount.objects.filter(name=name).first()
+            if (
+                account
+                and account.username == apple.username
+                and account.health == AppleAccount.Health.OK
+            ):
+                self.stdout.write(f"Apple account {name} is logged in already")
+                return
+            step = apple_login.login_start(
+                name=name, username=apple.username, password=apple.password, source="demo"
+            )
+            if step.state != apple_login.LOGGED_IN:
+                method = step.methods[0]
+                phone_id = step.phones[0].id if method == SMS else None
+                apple_login.login_request_code(
+                    login_id=step.login_id, method=method, phone_id=phone_id
+                )
+                step = apple_login.login_submit_code(
+                    login_id=step.login_id, code=apple.code, source="demo"
+                )
+            self.stdout.write(
+                f"Apple account {name} logged in through the login client "
+                f"(GSA {apple.protocol}, second factor {apple.second_factor}, iCloud delegates)"
+            )
+        except LoginError as exc:
+            self.stderr.write(f"logging {name} in failed: {exc}")
+        finally:
+            connection.close()

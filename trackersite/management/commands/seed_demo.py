@@ -2,8 +2,9 @@
 
 A staff superuser, a customer, a client with a brand and a live production run with delivery
 and storage places in Vienna, 60 trackers taken from key generation through export, receipt,
-an order and its allocation into the run (10 stay in stock), and an Apple account whose
-session points at the FindMy simulator. Idempotent: a second run finds everything and
+an order and its allocation into the run (10 stay in stock). The demo Apple account is not
+written here: `make run`'s simulator logs it in through the platform's own login client
+(`findmy_simulator --log-in-account demo`). Idempotent: a second run finds everything and
 changes nothing.
 """
 
@@ -14,8 +15,6 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from findmy.models import AccountSession, AppleAccount
-from findmy.services import account_save_session
 from fleet import services as fleet
 from geofencing.services import places_seed_demo
 from tracking.models import Brand, Client, KeyBatch, Membership, ProductionRun
@@ -27,7 +26,7 @@ DEMO_ORDER = "DEMO-PO-1"
 
 
 class Command(BaseCommand):
-    help = "Create demo users, a client with a live run, places, trackers and an Apple account."
+    help = "Create demo users, a client with a live run, places and trackers."
 
     def _user(self, username: str, password: str, **defaults):
         user, created = get_user_model().objects.get_or_create(username=username, defaults=defaults)
@@ -62,15 +61,6 @@ class Command(BaseCommand):
             order = fleet.order_create(client=client, reference=DEMO_ORDER, quantity=50, user=admin)
             fleet.order_allocate(order=order, count=50, user=admin)
             fleet.trackers_import(production_run=run, order=order, user=admin)
-
-        if not AppleAccount.objects.filter(name="demo").exists():
-            # The simulator accepts any credentials; an empty anisette URL means ANISETTE_URL.
-            account_save_session(
-                name="demo",
-                session=AccountSession(dsid="1000000001", search_party_token="demo-token"),
-                user=admin,
-                source="demo",
-            )
 
         self.stdout.write(self.style.SUCCESS("Demo data is ready."))
         self.stdout.write(f"  staff login:     {DEMO_STAFF[0]} / {DEMO_STAFF[1]}  (/admin/)")
