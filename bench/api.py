@@ -23,6 +23,7 @@ Run against a database of its own (it replaces the data there):
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import socket
@@ -42,6 +43,8 @@ import django  # noqa: E402
 django.setup()
 
 import httpx  # noqa: E402
+
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would cost more
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 

@@ -3,13 +3,17 @@ from leaflet.admin import LeafletGeoAdmin
 
 from . import services
 from .models import (
+    ApiKey,
     AuditEvent,
     Brand,
     Client,
     DailyRollup,
+    Event,
     HourlyRollup,
     LocationReport,
     Membership,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 
@@ -137,3 +141,36 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["action", "client"]
     search_fields = ["action", "target", "actor__username"]
     date_hierarchy = "at"
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Keys are made and revoked by client admins in the portal; staff only look."""
+
+    list_display = ["name", "client", "role", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["role", "client"]
+    search_fields = ["name", "prefix", "client__name"]
+    exclude = ["secret_hash"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["url", "client", "enabled", "failing_since", "created_at"]
+    list_filter = ["enabled", "client"]
+    search_fields = ["url", "client__name"]
+    exclude = ["secret_encrypted"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["event", "endpoint", "state", "attempts", "last_status_code", "next_attempt_at"]
+    list_filter = ["state"]
+    list_select_related = ["endpoint", "event"]
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["type", "client", "tracker", "occurred_at", "created_at", "dispatched_at"]
+    list_filter = ["type"]
+    list_select_related = ["client", "tracker"]
+    raw_id_fields = ["tracker"]

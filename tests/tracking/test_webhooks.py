@@ -8,27 +8,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from tests.findmy.test_tasks import _own_broker_url
-from trackersite.celery import app as celery_app
+from tests.workers import send_task, start_worker, stop_worker
 from tracking import services, webhooks
 from tracking.models import Event, Tracker, WebhookDelivery, WebhookEndpoint
 
 from .receiver import WebhookReceiver
-
-ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-BROKER = _own_broker_url()
 
 
 @pytest.fixture
@@ -157,43 +148,17 @@ def test_silent_trackers_are_announced_once_per_silence(world, settings):
 # --- through a real Celery worker --------------------------------------------------------
 
 
-def _start_worker(queue: str, **env_overrides) -> subprocess.Popen:
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "trackersite.settings.test",
-        "DATABASE_URL": f"postgis://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": BROKER,
-        "WEBHOOK_BACKOFF_BASE_SECONDS": "0.3",
-        "WEBHOOK_LEASE_SECONDS": "3",
-        "WEBHOOK_TIMEOUT_SECONDS": "30",
-        **env_overrides,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "trackersite", "worker", "--pool=solo",
-         "--concurrency=1", "-Q", queue, "--without-heartbeat", "--without-gossip",
-         "--without-mingle", "--loglevel=INFO"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-
-
-def _stop(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+def _start_worker(queue: str):
+    return start_worker(
+        queue,
+        WEBHOOK_BACKOFF_BASE_SECONDS="0.3",
+        WEBHOOK_LEASE_SECONDS="3",
+        WEBHOOK_TIMEOUT_SECONDS="30",
+    )
 
 
 def _send(queue: str) -> None:
-    with celery_app.connection_for_write(BROKER) as conn:
-        celery_app.send_task("tracking.tasks.deliver_webhooks", connection=conn, queue=queue)
+    send_task("tracking.tasks.deliver_webhooks", queue)
 
 
 def _wait_for(condition, worker, seconds=60):
@@ -221,7 +186,7 @@ def test_receiver_failing_three_times_gets_the_event_on_the_fourth_try_exactly_o
         _wait_for(lambda: WebhookDelivery.objects.filter(state="DELIVERED").exists(), worker)
         time.sleep(2)  # time for a duplicate to show up, if there were one
     finally:
-        _stop(worker)
+        stop_worker(worker)
     assert [r.answered for r in hook.received] == [500, 502, 503, 200]
     assert {r.headers["Webhook-Id"] for r in hook.received} == {str(event.id)}
     delivery = WebhookDelivery.objects.get()
@@ -242,7 +207,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(world, receiver):
         first.send_signal(signal.SIGKILL)  # dies with the request in flight
         first.wait(20)
     finally:
-        _stop(first)
+        stop_worker(first)
     hook.release()
     assert WebhookDelivery.objects.get().state == "PENDING"
 
@@ -251,7 +216,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(world, receiver):
         _send(queue)  # what beat does every minute
         _wait_for(lambda: WebhookDelivery.objects.filter(state="DELIVERED").exists(), second)
     finally:
-        _stop(second)
+        stop_worker(second)
     assert [r.answered for r in hook.received] == [None, 200]
     assert {r.headers["Webhook-Id"] for r in hook.received} == {str(event.id)}
     assert WebhookDelivery.objects.get().attempts == 2

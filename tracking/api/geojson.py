@@ -23,6 +23,22 @@ class PointSerializer(serializers.Serializer):
     latitude = serializers.FloatField(source="y", min_value=-90, max_value=90)
 
 
+@extend_schema_field(PointSerializer(allow_null=True))
+class PositionField(serializers.Field):
+    """A point as {longitude, latitude} (null when there is none), read from the row's `lon`
+    and `lat` (selectors.coordinates): lists of hundreds of rows then build no geometry
+    object and no nested serializer per row."""
+
+    def __init__(self, **kwargs):
+        kwargs.update(read_only=True, source="*")
+        super().__init__(**kwargs)
+
+    def to_representation(self, row):
+        if row.lon is None:
+            return None
+        return {"longitude": row.lon, "latitude": row.lat}
+
+
 class GeoJSONPointSerializer(serializers.Serializer):
     type = constant("Point")
     coordinates = serializers.ListField(
@@ -34,19 +50,16 @@ class GeoJSONPointSerializer(serializers.Serializer):
 
 
 @extend_schema_field(GeoJSONPointSerializer(allow_null=True))
-class GeometryField(serializers.Field):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("read_only", True)
-        super().__init__(**kwargs)
-
-    def to_representation(self, point):
-        return {"type": "Point", "coordinates": [point.x, point.y]}
+class GeometryField(PositionField):
+    def to_representation(self, row):
+        if row.lon is None:
+            return None
+        return {"type": "Point", "coordinates": [row.lon, row.lat]}
 
 
 def feature_serializer(name: str, properties: type[serializers.Serializer], geometry: str):
     """A Feature serializer for `properties`' objects, with the field `geometry` of those
     properties as the Feature's geometry (and not repeated among the properties)."""
-    point_source = properties().fields[geometry].source
 
     class PropertiesSerializer(properties):
         def get_fields(self):
@@ -59,7 +72,7 @@ def feature_serializer(name: str, properties: type[serializers.Serializer], geom
     class Feature(serializers.Serializer):
         type = constant("Feature", read_only=True)
         id = serializers.IntegerField(read_only=True)
-        geometry = GeometryField(source=point_source, allow_null=True)
+        geometry = GeometryField()
         properties = PropertiesSerializer(source="*", read_only=True)
 
         def to_representation(self, instance):
