@@ -1,6 +1,7 @@
 """Admin forms for the fleet operations. They only collect input; the services decide."""
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from tracking.models import ProductionRun
@@ -38,6 +39,11 @@ class MacListForm(forms.Form):
         upload, text = data.get("macs_file"), (data.get("macs_text") or "").strip()
         if upload and text:
             raise not_both("a file", "a pasted list")
+        if upload and upload.size > settings.UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1_000_000:,.1f} MB, larger than the limit of "
+                f"{settings.UPLOAD_MAX_BYTES / 1_000_000:g} MB. Split it into smaller files."
+            )
         data["macs"] = upload.read() if upload else (text or None)
         if self.macs_required and data["macs"] is None:
             raise nothing_given("upload a file or paste MAC addresses")

@@ -20,6 +20,7 @@ _SEPARATORS = re.compile(r"[\s:\-.]")
 _HEX12 = re.compile(r"[0-9A-F]{12}")
 _LIST_SEPARATORS = re.compile(r"[,;]")
 _NOT_HEX = re.compile(r"[G-Zg-z_]")
+_CANONICAL = re.compile(r"[0-9A-F]{2}(?::[0-9A-F]{2}){5}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,23 +35,35 @@ class MacLine:
 
 def normalize_mac(value: str) -> str | None:
     """ "aa-bb-cc-dd-ee-ff" -> "AA:BB:CC:DD:EE:FF"; None if it is not a MAC address."""
-    compact = _SEPARATORS.sub("", value).upper()
-    if not _HEX12.fullmatch(compact):
+    if _CANONICAL.fullmatch(value):  # most lists are written this way already
+        return value
+    c = _SEPARATORS.sub("", value).upper()
+    if not _HEX12.fullmatch(c):
         return None
-    return ":".join(compact[i : i + 2] for i in range(0, 12, 2))
+    return f"{c[0:2]}:{c[2:4]}:{c[4:6]}:{c[6:8]}:{c[8:10]}:{c[10:12]}"
 
 
 def decode_text(data: bytes | str) -> str:
     if isinstance(data, str):
-        return data.removeprefix("\ufeff")
-    encoding = "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else None
-    try:
-        return data.decode(encoding or "utf-8-sig")
-    except UnicodeDecodeError as exc:
+        text = data.removeprefix("\ufeff")
+    else:
+        bom = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        encoding = "utf-16" if bom else "utf-8-sig"
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise LifecycleError(
+                f"the file is not {'UTF-16' if bom else 'UTF-8'} text "
+                f"(byte {exc.start + 1} cannot be decoded); save it as UTF-8 text"
+            ) from None
+    if "\x00" in text:
+        # Valid UTF-8 by the letter, but no list of MACs: binary data, or UTF-16 saved
+        # without its byte order mark.
         raise LifecycleError(
-            f"the file is not {'UTF-16' if encoding else 'UTF-8'} text "
-            f"(byte {exc.start + 1} cannot be decoded)"
-        ) from exc
+            "the file holds NUL bytes: it is binary, or UTF-16 without a byte order mark; "
+            "save it as UTF-8 text"
+        )
+    return text
 
 
 def parse_mac_list(data: bytes | str) -> list[MacLine]:
