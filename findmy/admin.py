@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_post_parameters
 
-from tracking.admin import ReadOnlyAdminMixin
+from tracking.admin import MacSearchMixin, ReadOnlyAdminMixin
 
 from . import login, services
 from .gsa import SMS, TRUSTED_DEVICE, LoginError
@@ -405,7 +405,7 @@ class ReportingFilter(admin.SimpleListFilter):
 
 
 @admin.register(TrackerFetchState)
-class TrackerFetchStateAdmin(admin.ModelAdmin):
+class TrackerFetchStateAdmin(MacSearchMixin, admin.ModelAdmin):
     """Fetch health: which trackers never or rarely report, and how far they are backed off."""
 
     list_display = [

@@ -14,13 +14,14 @@ import csv
 import re
 from dataclasses import dataclass
 
+from tracking.macs import SEPARATORS, normalize_mac
+
 from .exceptions import LifecycleError
 
-_SEPARATORS = re.compile(r"[\s:\-.]")
-_HEX12 = re.compile(r"[0-9A-F]{12}")
+__all__ = ["MacLine", "decode_text", "normalize_mac", "parse_mac_list"]
+
 _LIST_SEPARATORS = re.compile(r"[,;]")
 _NOT_HEX = re.compile(r"[G-Zg-z_]")
-_CANONICAL = re.compile(r"[0-9A-F]{2}(?::[0-9A-F]{2}){5}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,16 +32,6 @@ class MacLine:
 
     def refuse(self, reason: str) -> str:
         return f'line {self.line}: "{self.value}" {reason}'
-
-
-def normalize_mac(value: str) -> str | None:
-    """ "aa-bb-cc-dd-ee-ff" -> "AA:BB:CC:DD:EE:FF"; None if it is not a MAC address."""
-    if _CANONICAL.fullmatch(value):  # most lists are written this way already
-        return value
-    c = _SEPARATORS.sub("", value).upper()
-    if not _HEX12.fullmatch(c):
-        return None
-    return f"{c[0:2]}:{c[2:4]}:{c[4:6]}:{c[6:8]}:{c[8:10]}:{c[10:12]}"
 
 
 def decode_text(data: bytes | str) -> str:
@@ -120,7 +111,7 @@ def _header(first: str, delimiter: str) -> tuple[int | None, bool]:
     # A header with other names ("device;serial"). A mistyped MAC in the first line must
     # still be reported, so a first cell that has a MAC's length is never a header.
     head = cells[0]
-    if _NOT_HEX.search(head) and len(_SEPARATORS.sub("", head)) != 12:
+    if _NOT_HEX.search(head) and len(SEPARATORS.sub("", head)) != 12:
         return 0, True
     return None, False
 

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from leaflet.admin import LeafletAdminWidget, LeafletGeoAdmin
 
-from tracking.admin import ReadOnlyAdminMixin
+from tracking.admin import MacSearchMixin, ReadOnlyAdminMixin
 
 from . import services
 from .models import City, GeocodeCache, Place, StatusHistory
@@ -108,7 +108,7 @@ class PlaceAdmin(LeafletGeoAdmin):
 
 
 @admin.register(StatusHistory)
-class StatusHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StatusHistoryAdmin(MacSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["tracker", "from_status", "to_status", "at", "place", "report_id"]
     list_filter = ["to_status"]
     search_fields = ["tracker__mac_address"]

@@ -22,11 +22,11 @@ from findmy import services as findmy_services
 from fleet import services as fleet_services
 from fleet.admin import refused
 from fleet.exceptions import LifecycleError
-from fleet.parsing import normalize_mac
 from geofencing import selectors as geo_selectors
 from geofencing import services as geo_services
 from tracking import geojson
 from tracking import services as tracking_services
+from tracking.admin import MacSearchMixin
 from tracking.models import ProductionRun, Tracker
 
 TRACK_RANGES = {"1": 1, "2": 2, "7": 7, "30": 30, "90": 90, "365": 365}  # days
@@ -62,7 +62,7 @@ class RetireForm(forms.Form):
 
 
 @admin.register(Tracker)
-class TrackerAdmin(OperateTrackersMixin, admin.ModelAdmin):
+class TrackerAdmin(MacSearchMixin, OperateTrackersMixin, admin.ModelAdmin):
     list_display = [
         "mac_address",
         "label",
@@ -97,16 +97,10 @@ class TrackerAdmin(OperateTrackersMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields[1:]
     actions = ["fetch_now", "reevaluate_status", "retire"]
+    mac_search_field = "mac_address"
 
     def has_add_permission(self, request):
         return False  # trackers are born in a key batch (fleet)
-
-    def get_search_results(self, request, queryset, search_term):
-        """A MAC in any spelling the lifecycle forms accept (aa-bb-..., aabbcc..., AA:BB:...)."""
-        mac = normalize_mac(search_term.strip())
-        if mac is not None:
-            return queryset.filter(mac_address=mac), False
-        return super().get_search_results(request, queryset, search_term)
 
     @admin.action(description="Fetch now (first in the queue)", permissions=["operate"])
     def fetch_now(self, request, queryset):

@@ -2,6 +2,7 @@ from django.contrib import admin
 from leaflet.admin import LeafletGeoAdmin
 
 from . import services
+from .macs import normalize_mac
 from .models import (
     ApiKey,
     AuditEvent,
@@ -28,6 +29,19 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class MacSearchMixin:
+    """Search by MAC in any spelling the lifecycle forms accept (aa-bb-..., aabb.ccdd...,
+    AABBCCDDEEFF): a term that is a MAC finds exactly that tracker's rows."""
+
+    mac_search_field = "tracker__mac_address"
+
+    def get_search_results(self, request, queryset, search_term):
+        mac = normalize_mac(search_term.strip()) if search_term else None
+        if mac is not None:
+            return queryset.filter(**{self.mac_search_field: mac}), False
+        return super().get_search_results(request, queryset, search_term)
 
 
 class MembershipInline(admin.TabularInline):
@@ -109,7 +123,7 @@ class BrandAdmin(admin.ModelAdmin):
 
 
 @admin.register(LocationReport)
-class LocationReportAdmin(ReadOnlyAdminMixin, LeafletGeoAdmin):
+class LocationReportAdmin(MacSearchMixin, ReadOnlyAdminMixin, LeafletGeoAdmin):
     list_display = ["tracker", "observed_at", "received_at", "horizontal_accuracy", "confidence"]
     list_filter = ["observed_at"]
     search_fields = ["tracker__mac_address"]
@@ -127,7 +141,7 @@ class LocationReportAdmin(ReadOnlyAdminMixin, LeafletGeoAdmin):
 
 
 @admin.register(HourlyRollup, DailyRollup)
-class RollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RollupAdmin(MacSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["tracker", "bucket", "report_count", "best_accuracy_m"]
     list_select_related = ["tracker"]
     search_fields = ["tracker__mac_address"]

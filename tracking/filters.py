@@ -6,7 +6,6 @@ client's id is refused exactly like a missing one."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC
 
 import django_filters as filters
@@ -16,18 +15,16 @@ from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from .macs import normalize_mac
 from .models import Brand, ProductionRun, Tracker
-
-_SEPARATORS = re.compile(r"[:\-. ]")
-_TWELVE_HEX = re.compile(r"^[0-9A-Fa-f]{12}$")
 
 
 def normalise_mac(raw: str) -> str:
     """'e2c2cc6d1f12', 'E2-C2-CC-6D-1F-12', 'e2c2.cc6d.1f12' -> 'E2:C2:CC:6D:1F:12'."""
-    digits = _SEPARATORS.sub("", raw)
-    if not _TWELVE_HEX.match(digits):
+    mac = normalize_mac(raw)
+    if mac is None:
         raise forms.ValidationError(f"{raw!r} is not a MAC address (12 hex digits).")
-    return ":".join(digits[i : i + 2] for i in range(0, 12, 2)).upper()
+    return mac
 
 
 class MacField(forms.CharField):

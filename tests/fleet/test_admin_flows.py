@@ -13,6 +13,7 @@ from django.utils import timezone
 from findmy.models import TrackerFetchState
 from fleet import services
 from fleet.models import CustomerOrder
+from geofencing import models as geo_models
 from geofencing import services as geo_services
 from tests.factories import TrackerFactory
 from tests.fleet.factories import CustomerOrderFactory
@@ -221,3 +222,28 @@ def test_lifecycle_actions_are_offered_to_operations(ops):
     response = ops.get(reverse("admin:tracking_tracker_changelist"))
     actions = [name for name, _ in response.context["action_form"].fields["action"].choices]
     assert {"fetch_now", "reevaluate_status", "retire"} <= set(actions)
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "admin:tracking_locationreport_changelist",
+        "admin:geofencing_statushistory_changelist",
+        "admin:findmy_trackerfetchstate_changelist",
+    ],
+)
+def test_every_list_of_a_trackers_rows_finds_it_by_mac_in_any_spelling(ops, world, changelist):
+    now = timezone.now()
+    for i, tracker in enumerate([world.tracker_a, world.tracker_b]):
+        LocationReport.objects.create(
+            tracker=tracker, observed_at=now, point=Point(16.3, 48.2, srid=4326),
+            horizontal_accuracy=10, confidence=2, status_byte=0,
+            payload_hash=hashlib.sha256(f"search-{i}".encode()).digest(),
+        )  # fmt: skip
+        TrackerFetchState.objects.create(tracker=tracker)
+        geo_models.StatusHistory.objects.create(
+            tracker=tracker, from_status="UNKNOWN", to_status="IN_TRANSIT", at=now
+        )
+    spelled = world.tracker_a.mac_address.replace(":", "").lower()
+    rows = ops.get(reverse(changelist), {"q": spelled}).context["cl"].result_list
+    assert [row.tracker_id for row in rows] == [world.tracker_a.pk]
