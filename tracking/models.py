@@ -480,7 +480,13 @@ class Event(models.Model):
     class Meta:
         ordering = ["created_at"]
         indexes = [
-            models.Index(fields=["tracker", "type", "occurred_at"], name="event_tracker_type_at"),
+            # For the silent-tracker check only: partial, so the status engine's and
+            # ingestion's events cost no entry in it.
+            models.Index(
+                fields=["tracker", "occurred_at"],
+                condition=Q(type="tracker.silent"),
+                name="event_silent_tracker_at",
+            ),
             models.Index(
                 fields=["created_at"],
                 condition=Q(dispatched_at__isnull=True),

@@ -137,7 +137,9 @@ WHERE t.lifecycle_state = %(active)s
   AND t.last_report_at < %(now)s - make_interval(hours => c.silent_after_hours)
   AND NOT EXISTS (
       SELECT 1 FROM {Event._meta.db_table} e
-      WHERE e.tracker_id = t.id AND e.type = %(type)s AND e.occurred_at > t.last_report_at)
+      -- the type as a literal: the planner then matches the partial index event_silent_tracker_at
+      WHERE e.tracker_id = t.id AND e.type = '{Event.Type.SILENT.value}'
+        AND e.occurred_at > t.last_report_at)
 """
 
 

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -153,7 +156,27 @@ class Outcome:
     error: str
 
 
+def refused_target(url: str) -> str:
+    """Why a delivery to `url` is refused ("" when it is not): a partner's URL must not reach
+    the platform's own network (loopback, private, link-local addresses), unless
+    WEBHOOK_ALLOW_PRIVATE_TARGETS (development and tests, whose receivers run on 127.0.0.1)."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
+        return ""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return f"cannot resolve {host!r}"
+    for address in sorted(addresses):
+        if not ipaddress.ip_address(address.split("%", 1)[0]).is_global:
+            return f"{host!r} resolves to {address}, which is not a public address"
+    return ""
+
+
 def _post(endpoint: WebhookEndpoint, event: Event, client: httpx.Client) -> Outcome:
+    refused = refused_target(endpoint.url)
+    if refused:
+        return Outcome(False, None, f"refused: {refused}"[:300])
     body = event_body(event)
     timestamp = int(time.time())
     headers = {

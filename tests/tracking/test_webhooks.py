@@ -220,3 +220,16 @@ def test_a_worker_killed_mid_delivery_loses_nothing(world, receiver):
     assert [r.answered for r in hook.received] == [None, 200]
     assert {r.headers["Webhook-Id"] for r in hook.received} == {str(event.id)}
     assert WebhookDelivery.objects.get().attempts == 2
+
+
+def test_deliveries_to_the_platforms_own_network_are_refused(world, receiver, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    hook = receiver()
+    _endpoint(world, hook.url)
+    _event(world)
+    webhooks.deliver_due()
+    delivery = WebhookDelivery.objects.get()
+    assert hook.received == []
+    assert delivery.state == "PENDING" and "not a public address" in delivery.last_error
+    for url in ("http://localhost:8000/x", "http://169.254.169.254/latest/", "http://[::1]/"):
+        assert webhooks.refused_target(url), url

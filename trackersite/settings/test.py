@@ -12,3 +12,4 @@ FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS = 0.0
 FINDMY_HTTP_TIMEOUT_SECONDS = 5.0
 # Tests queue delivery runs themselves, on a broker database and queue of their own.
 WEBHOOK_DISPATCH_ON_COMMIT = False
+WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # the receivers run on 127.0.0.1
