@@ -11,11 +11,13 @@
 
 It answers with reports encrypted to the real advertisement keys of the trackers in the
 database. Each tracker reports every `report_interval_seconds` (at a phase of its own) and moves
-along a route: between its production run's places when the geofencing tables exist and the run
-has two or more places (read with raw SQL; findmy does not import geofencing), otherwise on a
-seeded random walk around a home point of the run. Everything derives from the seed, the key and
-the time, so a report asked for twice is the same payload twice (as with Apple) and tests can
-compare what was stored with what was produced (`produced`).
+along its production run's route: the points a `RunRoutes` function gives for the run (findmy
+knows no places; trackersite wires geofencing's in, see FINDMY_SIMULATOR_ROUTES). A simulator
+built without one, or a run given fewer than two points, walks on a seeded random walk around a
+home point of the run; the simulator says which when it starts and when it first meets such a
+run. Everything derives from the seed, the key and the time, so a report asked for twice is the
+same payload twice (as with Apple) and tests can compare what was stored with what was produced
+(`produced`).
 
 Faults are injected per request at configured rates (401, 500, 429, empty 200, slow answers) or
 queued one by one with `force()`; a fraction of reports can be damaged so they fail to decrypt.
@@ -32,11 +34,14 @@ import random
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.db import connection
+
+from tracking.models import Tracker
 
 from . import crypto
 from .gsa_simulator import GsaAccountConfig, GsaSimulator
@@ -48,6 +53,10 @@ LEGACY_PATH = "/acsnservice/fetch"
 FAULTS = ("unauthorized", "server_error", "rate_limited", "empty", "slow", "session_expired")
 # `force()` also takes "ok": that request is answered normally (to place a fault later on).
 DEFAULT_CENTER = (48.2, 16.37)
+
+# Production run ids -> each run's route points, (latitude, longitude) in route order; a run
+# may be left out. Called from the request threads, with a database connection of their own.
+RunRoutes = Callable[[Collection[int]], Mapping[int, Sequence[tuple[float, float]]]]
 
 
 @dataclass
@@ -88,8 +97,10 @@ def _unit(*parts) -> float:
 
 
 class FindMySimulator:
-    def __init__(self, config: SimulatorConfig | None = None):
+    def __init__(self, config: SimulatorConfig | None = None, routes: RunRoutes | None = None):
         self.config = config or SimulatorConfig()
+        self.routes = routes
+        self._walking_runs: set[int | None] = set()  # runs already logged as walking
         self._lock = threading.Lock()
         self._forced: deque[str] = deque()
         self._rng = random.Random(self.config.seed)
@@ -167,33 +178,24 @@ class FindMySimulator:
     # --- trackers, routes and reports ---------------------------------------------------
 
     def _load_trackers(self, hashed_keys: list[str]) -> dict[str, _Tracker]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT hashed_advertisement_key, advertisement_key, production_run_id "
-                "FROM tracking_tracker WHERE hashed_advertisement_key = ANY(%s)",
-                [hashed_keys],
-            )
-            return {row[0]: _Tracker(row[0], bytes(row[1]), row[2]) for row in cursor.fetchall()}
+        rows = Tracker.objects.filter(hashed_advertisement_key__in=hashed_keys).values_list(
+            "hashed_advertisement_key", "advertisement_key", "production_run_id"
+        )
+        return {key: _Tracker(key, bytes(adv), run_id) for key, adv, run_id in rows}
 
-    def _load_places(self, run_ids: set[int]) -> dict[int, list[tuple[float, float]]]:
-        """(lat, lon) of each run's places, if the geofencing tables are there."""
-        if not run_ids:
+    def _load_routes(self, run_ids: set[int]) -> dict[int, list[tuple[float, float]]]:
+        """Each run's route points, from the RunRoutes function the simulator was given."""
+        if self.routes is None or not run_ids:
             return {}
-        tables = set(connection.introspection.table_names())
-        if not {"geofencing_place", "geofencing_place_production_runs"} <= tables:
-            return {}
-        places: dict[int, list[tuple[float, float]]] = {}
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT m.productionrun_id, ST_Y(p.point::geometry), ST_X(p.point::geometry) "
-                "FROM geofencing_place p "
-                "JOIN geofencing_place_production_runs m ON m.place_id = p.id "
-                "WHERE m.productionrun_id = ANY(%s) ORDER BY p.id",
-                [list(run_ids)],
-            )
-            for run_id, lat, lon in cursor.fetchall():
-                places.setdefault(run_id, []).append((lat, lon))
-        return places
+        return {run_id: list(points) for run_id, points in self.routes(run_ids).items()}
+
+    def _note_walking(self, run_id: int | None) -> None:
+        with self._lock:
+            if run_id in self._walking_runs:
+                return
+            self._walking_runs.add(run_id)
+        reason = "no routes were given" if self.routes is None else "it has under two points"
+        logger.info("simulator: run %s walks at random (%s)", run_id, reason)
 
     def _home(self, run_id: int | None) -> tuple[float, float]:
         c = self.config
@@ -214,7 +216,8 @@ class FindMySimulator:
     def position(
         self, tracker: _Tracker, at_unix: int, places: list[tuple[float, float]]
     ) -> tuple[float, float]:
-        """Where the tracker is at a time: dwelling at a route point or travelling on."""
+        """Where the tracker is at a time: dwelling at a route point (`places`) or travelling
+        on; with fewer than two points, on its run's random walk."""
         c = self.config
         cycle = (c.leg_hours + c.dwell_hours) * 3600
         phase = _unit(c.seed, "phase", tracker.hashed_key) * cycle * 7
@@ -298,7 +301,7 @@ class FindMySimulator:
         all_ids = [i for ids, _, _ in entries for i in ids]
         try:
             trackers = self._load_trackers(all_ids)
-            places = self._load_places({t.run_id for t in trackers.values() if t.run_id})
+            places = self._load_routes({t.run_id for t in trackers.values() if t.run_id})
         finally:
             connection.close()  # request threads come and go; keep no connection behind
         result: dict[str, list[bytes]] = {}
@@ -312,6 +315,8 @@ class FindMySimulator:
                 if tracker is None or self.is_silent(hashed_key):
                     continue
                 run_places = places.get(tracker.run_id, [])
+                if len(run_places) < 2:
+                    self._note_walking(tracker.run_id)
                 for at in self.report_times(hashed_key, start, end):
                     payload, damaged = self.payload(tracker, at, run_places)
                     result.setdefault(hashed_key, []).append(payload)

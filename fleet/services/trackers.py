@@ -69,44 +69,14 @@ def trackers_import(
 
     if order is not None:
         order = lock_order(order)
-        if order.client_id != client.pk:
-            raise LifecycleError(
-                f'order "{order.reference}" is for {order.client}; production run "{run}" '
-                f"belongs to {client}"
-            )
-        macs = list(
-            order.allocations.current()
-            .filter(tracker__lifecycle_state=Lifecycle.ALLOCATED)
-            .order_by("tracker__mac_address")
-            .values_list("tracker__mac_address", flat=True)
-        )
-        if not macs:
-            raise LifecycleError(f'order "{order.reference}" has no trackers waiting for import')
-        lines = [MacLine(0, mac, mac) for mac in macs]
+        lines = _waiting_lines(order=order, client=client, run=run)
     else:
         lines = parse_mac_list(macs_text)
 
     trackers = lock_trackers(line.mac for line in lines)
 
     def objection(tracker: Tracker) -> str | None:
-        state = tracker.lifecycle_state
-        if state not in (Lifecycle.ALLOCATED, Lifecycle.ACTIVE):
-            return f"is not allocated to a client (state {state})"
-        if tracker.client_id != client.pk:
-            return f"is allocated to another client ({tracker.client})"
-        other = tracker.production_run
-        if state != Lifecycle.ACTIVE or other is None:
-            return None
-        if other.pk == run.pk:
-            return f'is already active in production run "{run}"'
-        if other.ends_at < now:
-            return None
-        when = (
-            f"which is still live (ends {other.ends_at:%Y-%m-%d})"
-            if other.starts_at <= now
-            else f"which has not started yet (starts {other.starts_at:%Y-%m-%d})"
-        )
-        return f'is active in production run "{other}", {when}'
+        return _import_objection(tracker, client=client, run=run, now=now)
 
     errors = refusals(lines, trackers, objection)
     if errors:
@@ -130,6 +100,48 @@ def trackers_import(
         macs=[line.mac for line in lines],
     )
     return len(lines)
+
+
+def _waiting_lines(*, order: CustomerOrder, client, run: ProductionRun) -> list[MacLine]:
+    """The order's allocated trackers that are not active yet, as MAC lines; the order must
+    be the run's client's (and locked by the caller)."""
+    if order.client_id != client.pk:
+        raise LifecycleError(
+            f'order "{order.reference}" is for {order.client}; production run "{run}" '
+            f"belongs to {client}"
+        )
+    macs = list(
+        order.allocations.current()
+        .filter(tracker__lifecycle_state=Lifecycle.ALLOCATED)
+        .order_by("tracker__mac_address")
+        .values_list("tracker__mac_address", flat=True)
+    )
+    if not macs:
+        raise LifecycleError(f'order "{order.reference}" has no trackers waiting for import')
+    return [MacLine(0, mac, mac) for mac in macs]
+
+
+def _import_objection(tracker: Tracker, *, client, run: ProductionRun, now) -> str | None:
+    """Why the tracker can't become ACTIVE in `run`, or None: it must be allocated to the
+    run's client, and any other run it is active in must have ended."""
+    state = tracker.lifecycle_state
+    if state not in (Lifecycle.ALLOCATED, Lifecycle.ACTIVE):
+        return f"is not allocated to a client (state {state})"
+    if tracker.client_id != client.pk:
+        return f"is allocated to another client ({tracker.client})"
+    other = tracker.production_run
+    if state != Lifecycle.ACTIVE or other is None:
+        return None
+    if other.pk == run.pk:
+        return f'is already active in production run "{run}"'
+    if other.ends_at < now:
+        return None
+    when = (
+        f"which is still live (ends {other.ends_at:%Y-%m-%d})"
+        if other.starts_at <= now
+        else f"which has not started yet (starts {other.starts_at:%Y-%m-%d})"
+    )
+    return f'is active in production run "{other}", {when}'
 
 
 # --- Retirement ----------------------------------------------------------------------------

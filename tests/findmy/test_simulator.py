@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.apps import apps
 from django.contrib.gis.geos import Point
+from django.utils.module_loading import import_string
 
 from findmy import crypto
 from findmy.simulator import FindMySimulator, SimulatorConfig, _Tracker
@@ -50,8 +51,8 @@ def test_report_times_follow_the_interval_inside_the_window():
     assert sim.report_times("key", now + 100, now + 5000) == []  # no reports from the future
 
 
-def test_routes_run_between_the_run_places_when_geofencing_has_them(world):
-    Place = apps.get_model("geofencing", "Place")  # findmy's code reads these with raw SQL
+def test_routes_run_between_the_run_places_the_project_wires_in(world, settings):
+    Place = apps.get_model("geofencing", "Place")
     spots = [(48.21, 16.37), (48.31, 16.62), (47.07, 15.44)]
     for i, (lat, lon) in enumerate(spots):
         place = Place.objects.create(
@@ -62,8 +63,9 @@ def test_routes_run_between_the_run_places_when_geofencing_has_them(world):
         )
         place.production_runs.add(world.run_a)
     tracker = TrackerFactory(production_run=world.run_a)
-    sim = FindMySimulator(SimulatorConfig(seed=5, dwell_hours=1, leg_hours=3))
-    places = sim._load_places({world.run_a.pk})[world.run_a.pk]
+    routes = import_string(settings.FINDMY_SIMULATOR_ROUTES)  # as findmy_simulator loads it
+    sim = FindMySimulator(SimulatorConfig(seed=5, dwell_hours=1, leg_hours=3), routes=routes)
+    places = sim._load_routes({world.run_a.pk})[world.run_a.pk]
     assert sorted(places) == sorted(spots)
     t = _Tracker(tracker.hashed_advertisement_key, bytes(tracker.advertisement_key), world.run_a.pk)
     now = int(time.time())
@@ -125,3 +127,21 @@ def test_the_simulator_command_serves_anisette_and_fetch(transactional_db):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_without_routes_every_run_walks_and_no_geofencing_table_is_read(
+    world, django_assert_num_queries
+):
+    Place = apps.get_model("geofencing", "Place")
+    place = Place.objects.create(
+        client=world.client_a, kind="DELIVERY", name="p", point=Point(16.37, 48.21, srid=4326)
+    )
+    place.production_runs.add(world.run_a)
+    tracker = TrackerFactory(production_run=world.run_a)
+    sim = FindMySimulator(SimulatorConfig(seed=5))
+    assert sim._load_routes({world.run_a.pk}) == {}
+    now = int(time.time()) * 1000
+    with django_assert_num_queries(1) as queries:  # the trackers, nothing else
+        answer = sim.answer([([tracker.hashed_advertisement_key], now - 7_200_000, now)])
+    assert "geofencing" not in queries.captured_queries[0]["sql"]
+    assert answer[tracker.hashed_advertisement_key]

@@ -314,6 +314,9 @@ FINDMY_HTTP_TIMEOUT_SECONDS = env.float("FINDMY_HTTP_TIMEOUT_SECONDS", default=3
 FINDMY_EMPTY_RESPONSE_RETRIES = env.int("FINDMY_EMPTY_RESPONSE_RETRIES", default=3)
 FINDMY_CLAIM_LEASE_SECONDS = env.int("FINDMY_CLAIM_LEASE_SECONDS", default=300)
 FINDMY_HISTORY_DAYS = 7
+# The simulator's routes between a run's places (findmy.simulator.RunRoutes), wired here
+# because findmy does not import geofencing.
+FINDMY_SIMULATOR_ROUTES = "trackersite.simulator_routes.run_place_routes"
 # An account that failed waits base * 2**(consecutive errors - 1) seconds, at most the max.
 FINDMY_ACCOUNT_BACKOFF_BASE_SECONDS = env.float("FINDMY_ACCOUNT_BACKOFF_BASE_SECONDS", default=60.0)
 FINDMY_ACCOUNT_MAX_BACKOFF_SECONDS = env.float("FINDMY_ACCOUNT_MAX_BACKOFF_SECONDS", default=3600.0)

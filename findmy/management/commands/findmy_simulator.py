@@ -6,6 +6,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
+from django.utils.module_loading import import_string
 
 from findmy import login as apple_login
 from findmy.gsa import SMS, LoginError
@@ -92,7 +93,10 @@ class Command(BaseCommand):
             slow_seconds=options["slow_seconds"],
             respect_window=not options["ignore_window"],
         )
-        simulator = FindMySimulator(config)
+        # Empty: every tracker walks at random, which the start-up lines below say.
+        routes_path = settings.FINDMY_SIMULATOR_ROUTES
+        routes = import_string(routes_path) if routes_path else None
+        simulator = FindMySimulator(config, routes=routes)
         server = simulator.make_server(options["host"], options["port"])
         base = simulator.base_url
         self.stdout.write(
@@ -102,7 +106,8 @@ class Command(BaseCommand):
             f"  ANISETTE_URL={base}/\n"
             f"  APPLE_GSA_URL={base} APPLE_SETUP_URL={base}\n"
             f"  Apple ID {login.username} ({login.protocol}, second factor "
-            f"{login.second_factor})"
+            f"{login.second_factor})\n"
+            f"  routes: {routes_path or 'none, random walks (FINDMY_SIMULATOR_ROUTES is empty)'}"
         )
         if options["log_in_account"]:
             threading.Thread(
