@@ -277,6 +277,9 @@ def test_two_concurrent_workers_never_claim_the_same_tracker(transactional_db, m
 
     def work(name):
         try:
+            # Connect first: otherwise one worker can drain the queue while the other is
+            # still opening its connection.
+            connection.ensure_connection()
             barrier.wait()
             while True:
                 batch = queue.claim_trackers(limit=7, now=timezone.now(), worker=name)
