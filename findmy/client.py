@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import math
 from collections.abc import Sequence
@@ -19,7 +20,13 @@ import httpx
 from django.conf import settings
 
 from . import anisette
-from .errors import AccountBackoff, AccountNeedsLogin, EmptyResponse, TransientFetchError
+from .errors import (
+    AccountBackoff,
+    AccountNeedsLogin,
+    EmptyResponse,
+    ResponseTooLarge,
+    TransientFetchError,
+)
 from .models import AccountSession
 
 logger = logging.getLogger(__name__)
@@ -166,18 +173,20 @@ def fetch_reports(
         protocol=protocol,
         entries_per_request=entries_per_request or settings.FINDMY_ENTRIES_PER_REQUEST,
     )
+    max_bytes = settings.FINDMY_MAX_RESPONSE_BYTES
     answer = FetchAnswer()
     with httpx.Client(timeout=timeout, auth=(session.dsid, session.search_party_token)) as http:
         for attempt in range(1, empty_retries + 2):
             headers = anisette.get_headers(session.anisette_url or None, timeout=timeout)
             headers.update({"User-Agent": USER_AGENT, "Accept": "*/*"})
             try:
-                response = http.post(url, json=body, headers=headers)
+                with http.stream("POST", url, json=body, headers=headers) as response:
+                    status = response.status_code
+                    content = _read_capped(response, max_bytes)
             except httpx.TimeoutException as exc:
                 raise TransientFetchError(f"timeout after {timeout}s: {exc!r}") from exc
             except httpx.HTTPError as exc:
                 raise TransientFetchError(f"HTTP error: {exc!r}") from exc
-            status = response.status_code
             if status in (401, 403):
                 raise AccountNeedsLogin(f"HTTP {status}: the session token was refused")
             if status == 429 or status >= 500:
@@ -185,16 +194,34 @@ def fetch_reports(
                     f"HTTP {status}", retry_after=_retry_after(response), status=status
                 )
             if status != 200:
-                raise TransientFetchError(f"HTTP {status}: {response.text[:200]}")
-            if not response.content.strip():
+                raise TransientFetchError(
+                    f"HTTP {status}: {content[:200].decode('utf-8', 'replace')}"
+                )
+            if not content.strip():
                 logger.info("empty 200 from %s (attempt %d)", url, attempt)
                 continue
             try:
-                parsed = response.json()
-            except ValueError as exc:
+                parsed = json.loads(content)
+            except (ValueError, RecursionError) as exc:
                 raise TransientFetchError("HTTP 200 with a body that is not JSON") from exc
             if not isinstance(parsed, dict):
                 raise TransientFetchError("HTTP 200 with a JSON body that is not an object")
             parse_response(parsed, protocol=protocol, answer=answer)
             return answer
     raise EmptyResponse(f"{empty_retries + 1} empty 200 answers in a row", status=200)
+
+
+def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    """The body, or ResponseTooLarge as soon as it passes `max_bytes` (announced or read):
+    an answer that large is a broken or hostile server, and reading it all would cost the
+    worker its memory."""
+    announced = response.headers.get("Content-Length", "")
+    if announced.isdigit() and int(announced) > max_bytes:
+        raise ResponseTooLarge(f"answer of {int(announced):,} bytes (limit {max_bytes:,})")
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ResponseTooLarge(f"answer larger than the limit of {max_bytes:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

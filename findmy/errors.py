@@ -17,6 +17,12 @@ class TransientFetchError(FetchError):
     kind = "transient"
 
 
+class ResponseTooLarge(TransientFetchError):
+    """An answer past FINDMY_MAX_RESPONSE_BYTES: read no further, rest the account."""
+
+    kind = "too_large"
+
+
 class AnisetteUnavailable(TransientFetchError):
     kind = "anisette"
 

@@ -42,10 +42,12 @@ class Claim:
     run_ends_at: datetime
 
     def window(self, now: datetime) -> tuple[datetime, datetime]:
-        """Ask from max(now - history, run start, last report) to min(now, run end)."""
+        """Ask from max(now - history, run start, last report - late margin) to
+        min(now, run end): the margin collects reports that were published late."""
         start = max(now - timedelta(days=settings.FINDMY_HISTORY_DAYS), self.run_starts_at)
         if self.last_report_at is not None:
-            start = max(start, self.last_report_at)
+            late = timedelta(hours=settings.FINDMY_LATE_REPORT_HOURS)
+            start = max(start, self.last_report_at - late)
         return start, min(now, self.run_ends_at)
 
 

@@ -228,8 +228,18 @@ class RoundSummary:
             self.errors += 1
 
 
-def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -> FetchRun:
-    """One request for the claimed trackers with one account, and everything that follows."""
+def fetch_once(
+    *,
+    account_id: int,
+    claims: Sequence[queue.Claim],
+    worker: str,
+    reask: list[list[queue.Claim]] | None = None,
+) -> FetchRun:
+    """One request for the claimed trackers with one account, and everything that follows.
+
+    When the answer looks cut (see `_claims_to_reask`), what came is stored, and the trackers
+    to ask again stay claimed and are added to `reask` in smaller groups; without a `reask`
+    list they are released, due at once and without a miss."""
     now = timezone.now()
     account = AppleAccount.objects.get(pk=account_id)
     protocol = settings.FINDMY_FETCH_PROTOCOL
@@ -248,11 +258,13 @@ def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -
             run.save()
         return run
     batches, unusable_keys = _ingest_batches(claims, answer)
+    again = _claims_to_reask(claims, answer)
     with transaction.atomic():
         result = ingest_payloads(batches=batches, received_at=timezone.now())
-        # Apple answered for every claimed tracker (an unanswered request raised above).
+        # Apple answered for every claimed tracker (an unanswered request raised above),
+        # except those a cut answer left out.
         queue.record_answered(
-            tracker_ids=[c.tracker_id for c in claims],
+            tracker_ids=[c.tracker_id for c in claims if c not in again],
             valid_by_tracker=result.valid_by_tracker,
             new_by_tracker=result.new_by_tracker,
             now=now,
@@ -266,6 +278,20 @@ def fetch_once(*, account_id: int, claims: Sequence[queue.Claim], worker: str) -
         run.reports_out_of_window = result.out_of_window
         run.duration_ms = _elapsed_ms(started)
         run.save()
+    if again:
+        logger.info(
+            "answer of account %s looks cut (%d reports for %d of %d keys): asking %d again",
+            account.name,
+            answer.report_count + answer.undecodable,
+            len(answer.payloads),
+            len(claims),
+            len(again),
+        )
+        if reask is None:
+            queue.release_trackers(tracker_ids=[c.tracker_id for c in again], worker=worker)
+        else:
+            size = max(1, min(settings.FINDMY_REASK_IDS_PER_REQUEST, len(claims) // 2))
+            reask.extend(again[i : i + size] for i in range(0, len(again), size))
     return run
 
 
@@ -293,6 +319,29 @@ def _fetch_with_relogin(
             raise AccountBackoff(f"re-login after HTTP 401 failed for now: {exc}") from exc
         raise ReloginRefused(f"HTTP 401, then the re-login failed: {exc}") from exc
     return client.fetch_reports(session=session, queries=queries, protocol=protocol)
+
+
+def _claims_to_reask(
+    claims: Sequence[queue.Claim], answer: client.FetchAnswer
+) -> list[queue.Claim]:
+    """The claims a cut answer did not really answer, or [] when it does not look cut.
+
+    Apple has been seen answering a request for several keys with reports for only some of
+    them, cut at 20 to 40 reports. Such an answer (fewer keys with reports than asked, a
+    report count in FINDMY_CUT_ANSWER_MIN/MAX_REPORTS) says nothing about the keys without
+    reports, and the last key with reports may have been cut in the middle, so those are
+    asked again. A silent tracker asked alone gives an answer that does not look cut, so it
+    still counts its miss then."""
+    if len(claims) < 2:
+        return []
+    count = answer.report_count + answer.undecodable
+    keys_with_reports = sum(1 for c in claims if answer.payloads.get(c.hashed_key))
+    if keys_with_reports == len(claims) or not (
+        settings.FINDMY_CUT_ANSWER_MIN_REPORTS <= count <= settings.FINDMY_CUT_ANSWER_MAX_REPORTS
+    ):
+        return []
+    last_key = next(reversed(answer.payloads), None)
+    return [c for c in claims if not answer.payloads.get(c.hashed_key) or c.hashed_key == last_key]
 
 
 def _readable_session(account: AppleAccount) -> AccountSession:
@@ -359,29 +408,38 @@ def fetch_due(
     summary = RoundSummary()
     tracker_ids = None if tracker_macs is None else _tracker_ids(tracker_macs)
     queue.ensure_fetch_states(now=timezone.now())
+    reask: list[list[queue.Claim]] = []  # groups of cut answers, asked before anything new
     while summary.requests < max_requests:
-        claims = queue.claim_trackers(
-            limit=settings.FINDMY_IDS_PER_REQUEST,
-            now=timezone.now(),
-            worker=worker,
-            tracker_ids=tracker_ids,
-        )
-        if not claims:
-            summary.stopped_because = "nothing due"
-            break
+        asked_again = bool(reask)
+        if asked_again:
+            claims = reask.pop(0)
+        else:
+            claims = queue.claim_trackers(
+                limit=settings.FINDMY_IDS_PER_REQUEST,
+                now=timezone.now(),
+                worker=worker,
+                tracker_ids=tracker_ids,
+            )
+            if not claims:
+                summary.stopped_because = "nothing due"
+                break
         account_id = queue.claim_account(now=timezone.now())
         if account_id is None:
-            queue.release_trackers(tracker_ids=[c.tracker_id for c in claims], worker=worker)
+            if asked_again:
+                reask.insert(0, claims)  # released below if no account comes in time
+            else:
+                queue.release_trackers(tracker_ids=[c.tracker_id for c in claims], worker=worker)
             if not _wait_for_account(deadline):
                 summary.stopped_because = "no account ready"
                 break
             continue
-        run = fetch_once(account_id=account_id, claims=claims, worker=worker)
+        run = fetch_once(account_id=account_id, claims=claims, worker=worker, reask=reask)
         summary.add(run, trackers=len(claims))
         say(_describe(run, trackers=len(claims)))
         if tracker_ids is not None and not run.error_kind:
             # A manual fetch of named trackers: each is fetched once.
-            fetched = {c.tracker_id for c in claims}
+            pending = {c.tracker_id for group in reask for c in group}
+            fetched = {c.tracker_id for c in claims} - pending
             tracker_ids = [t for t in tracker_ids if t not in fetched]
             if not tracker_ids:
                 summary.stopped_because = "done"
@@ -391,6 +449,8 @@ def fetch_due(
             break
     else:
         summary.stopped_because = "request budget spent"
+    # Trackers still to be asked again go back to the queue, due now and without a miss.
+    queue.release_trackers(tracker_ids=[c.tracker_id for g in reask for c in g], worker=worker)
     return summary
 
 

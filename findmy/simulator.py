@@ -20,7 +20,14 @@ same payload twice (as with Apple) and tests can compare what was stored with wh
 (`produced`).
 
 Faults are injected per request at configured rates (401, 500, 429, empty 200, slow answers) or
-queued one by one with `force()`; a fraction of reports can be damaged so they fail to decrypt.
+queued one by one with `force()` (also a JSON answer cut in the middle, `truncated`, and an
+endless answer of `oversized_bytes`, `oversized`); a fraction of reports can be damaged so they
+fail to decrypt. Two behaviours seen from Apple can be switched on:
+  - `cut_answers=(20, 40)`: a request for several keys is answered with only its first N
+    reports (N drawn in that range), in the order the keys were asked, so later keys get none;
+  - `late_fraction` / `late_seconds`: some reports are published that long after they were
+    observed; until then no request sees them.
+`produced` holds only what was actually sent in a complete answer.
 """
 
 from __future__ import annotations
@@ -50,7 +57,16 @@ logger = logging.getLogger(__name__)
 
 V2_PATH = "/findmyservice/v2/fetch"
 LEGACY_PATH = "/acsnservice/fetch"
-FAULTS = ("unauthorized", "server_error", "rate_limited", "empty", "slow", "session_expired")
+FAULTS = (
+    "unauthorized",
+    "server_error",
+    "rate_limited",
+    "empty",
+    "slow",
+    "session_expired",
+    "truncated",
+    "oversized",
+)
 # `force()` also takes "ok": that request is answered normally (to place a fault later on).
 DEFAULT_CENTER = (48.2, 16.37)
 
@@ -76,6 +92,10 @@ class SimulatorConfig:
     empty_rate: float = 0.0
     slow_rate: float = 0.0
     slow_seconds: float = 10.0
+    oversized_bytes: int = 50_000_000
+    cut_answers: tuple[int, int] | None = None  # (fewest, most) reports a cut answer keeps
+    late_fraction: float = 0.0  # reports published `late_seconds` after they were observed
+    late_seconds: int = 0
     leg_hours: float = 3.0  # travel time between two route points
     dwell_hours: float = 1.0  # time spent at each route point
     walk_radius_km: float = 25.0
@@ -256,7 +276,15 @@ class FindMySimulator:
         first = math.ceil((start_unix - offset) / interval)
         last = math.floor((end_unix - offset) / interval)
         times = [offset + k * interval for k in range(last, first - 1, -1)]
+        if c.late_fraction:
+            times = [t for t in times if self.published_at(hashed_key, t) <= now]
         return times[: c.max_reports_per_key]
+
+    def published_at(self, hashed_key: str, at_unix: int) -> int:
+        """When the report observed at `at_unix` reaches Apple's servers."""
+        c = self.config
+        late = _unit(c.seed, "late", hashed_key, at_unix) < c.late_fraction
+        return at_unix + (c.late_seconds if late else 0)
 
     def payload(
         self, tracker: _Tracker, at_unix: int, places: list[tuple[float, float]]
@@ -297,14 +325,23 @@ class FindMySimulator:
         return result
 
     def answer(self, entries: list[tuple[list[str], int, int]]) -> dict[str, list[bytes]]:
-        """Payloads per hashed key for (ids, startDate ms, endDate ms) entries."""
+        """Payloads per hashed key for (ids, startDate ms, endDate ms) entries, counted as
+        served."""
+        result = self.answer_flagged(entries)
+        self.register_served(result)
+        return _unflagged(result)
+
+    def answer_flagged(
+        self, entries: list[tuple[list[str], int, int]]
+    ) -> dict[str, list[tuple[bytes, bool]]]:
+        """(payload, damaged) per hashed key, not yet counted as served."""
         all_ids = [i for ids, _, _ in entries for i in ids]
         try:
             trackers = self._load_trackers(all_ids)
             places = self._load_routes({t.run_id for t in trackers.values() if t.run_id})
         finally:
             connection.close()  # request threads come and go; keep no connection behind
-        result: dict[str, list[bytes]] = {}
+        result: dict[str, list[tuple[bytes, bool]]] = {}
         for ids, start_ms, end_ms in entries:
             if self.config.respect_window:
                 start, end = start_ms // 1000, end_ms // 1000
@@ -318,14 +355,38 @@ class FindMySimulator:
                 if len(run_places) < 2:
                     self._note_walking(tracker.run_id)
                 for at in self.report_times(hashed_key, start, end):
-                    payload, damaged = self.payload(tracker, at, run_places)
-                    result.setdefault(hashed_key, []).append(payload)
-                    with self._lock:
-                        bucket = self.damaged if damaged else self.produced
-                        bucket.setdefault(hashed_key, set()).add(payload)
+                    result.setdefault(hashed_key, []).append(self.payload(tracker, at, run_places))
+        return self._cut(result, len(all_ids))
+
+    def register_served(self, result: dict[str, list[tuple[bytes, bool]]]) -> None:
         with self._lock:
+            for hashed_key, served in result.items():
+                for payload, damaged in served:
+                    bucket = self.damaged if damaged else self.produced
+                    bucket.setdefault(hashed_key, set()).add(payload)
             self.counters["reports"] += sum(len(p) for p in result.values())
-        return result
+
+    def _cut(self, result: dict, keys_asked: int) -> dict:
+        """Apple's cut answer: only the first N reports of a request for several keys."""
+        if not self.config.cut_answers or keys_asked < 2:
+            return result
+        with self._lock:
+            limit = self._rng.randint(*self.config.cut_answers)
+        if sum(len(p) for p in result.values()) <= limit:
+            return result
+        cut: dict = {}
+        for hashed_key, served in result.items():
+            if limit <= 0:
+                break
+            cut[hashed_key] = served[:limit]
+            limit -= len(cut[hashed_key])
+        with self._lock:
+            self.counters["cut"] += 1
+        return cut
+
+
+def _unflagged(result: dict[str, list[tuple[bytes, bool]]]) -> dict[str, list[bytes]]:
+    return {key: [payload for payload, _ in served] for key, served in result.items()}
 
 
 def anisette_headers() -> dict[str, str]:
@@ -410,7 +471,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.sim.counters["requests"] += 1
             self.sim.counters[fault or "ok"] += 1
             self.sim.requests.append(
-                {"path": self.path, "protocol": protocol, "ids": ids, "fault": fault}
+                {
+                    "path": self.path,
+                    "protocol": protocol,
+                    "ids": ids,
+                    "fault": fault,
+                    "at": time.time(),
+                }
             )
         if fault == "session_expired":  # every session the login handed out ends now
             self.sim.gsa.expire_sessions()
@@ -429,10 +496,46 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, b"")
         if fault == "slow":
             time.sleep(self.sim.config.slow_seconds)
-        payloads = self.sim.answer(entries)
+        if fault == "oversized":
+            return self._send_oversized()
+        flagged = self.sim.answer_flagged(entries)
+        body = self._answer_body(protocol, _unflagged(flagged))
+        if fault == "truncated":
+            return self._send(200, body[: len(body) // 2])
+        self._send(200, body)
+        # Only an answer that was sent whole counts as served (a client killed while it
+        # waited never got it).
+        self.sim.register_served(flagged)
+        return None
+
+    def _encode(self, body: dict) -> bytes:
+        return json.dumps(body).encode()
+
+    def _send_oversized(self) -> None:
+        """A 200 that goes on and on, without Content-Length, until `oversized_bytes` or until
+        the client hangs up; the bytes sent are counted."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        chunk = b"A" * 65536
+        head = b'{"acsnLocations": {"statusCode": "200", "locationPayload": [{"id": "x", '
+        sent = 0
+        try:
+            self.wfile.write(head + b'"locationInfo": ["')
+            while sent < self.sim.config.oversized_bytes:
+                self.wfile.write(chunk)
+                sent += len(chunk)
+            self.wfile.write(b'"]}]}}')
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        with self.sim._lock:
+            self.sim.counters["oversized_bytes_sent"] += sent
+
+    def _answer_body(self, protocol: str, payloads: dict[str, list[bytes]]) -> bytes:
         if protocol == "v2":
-            return self._json(
-                200,
+            return self._encode(
                 {
                     "acsnLocations": {
                         "statusCode": "200",
@@ -444,8 +547,7 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         published = int(time.time() * 1000)
-        return self._json(
-            200,
+        return self._encode(
             {
                 "statusCode": "200",
                 "results": [

@@ -56,13 +56,13 @@ def test_v2_response_of_the_exchange_example_is_parsed():
 
 def test_fetch_sends_basic_auth_and_anisette_headers(simulator, settings):
     seen = {}
-    original = simulator.answer
+    original = simulator.answer_flagged
 
     def spy(entries):
         seen["entries"] = entries
         return original(entries)
 
-    simulator.answer = spy
+    simulator.answer_flagged = spy
     t = datetime.now(UTC)
     answer = client.fetch_reports(session=SESSION, queries=[client.KeyQuery("abc=", t, t)])
     assert answer.payloads == {}  # unknown key: answered (no error raised), nothing found

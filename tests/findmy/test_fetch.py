@@ -75,7 +75,10 @@ def test_fetch_stores_exactly_the_reports_produced_in_window_without_duplicates(
         assert tracker.last_accuracy_m == newest.horizontal_accuracy
 
 
-def test_request_window_starts_at_run_start_or_last_report(simulator, account, make_trackers):
+def test_request_window_starts_at_run_start_or_last_report_less_the_late_margin(
+    simulator, account, make_trackers, settings
+):
+    settings.FINDMY_LATE_REPORT_HOURS = 6.0
     (tracker,) = make_trackers(1)
     services.fetch_due()
     first = TrackerFetchState.objects.get(tracker=tracker)
@@ -90,8 +93,9 @@ def test_request_window_starts_at_run_start_or_last_report(simulator, account, m
         tracker.production_run.starts_at,
         tracker.production_run.ends_at,
     )
+    run_start = tracker.production_run.starts_at
     now = timezone.now()
-    assert claim.window(now) == (tracker.last_report_at, now)
+    assert claim.window(now) == (max(tracker.last_report_at - timedelta(hours=6), run_start), now)
     fresh = queue.Claim(1, "", "", b"", None, now - timedelta(days=30), now + timedelta(days=1))
     assert fresh.window(now) == (now - timedelta(days=7), now)
 

@@ -172,6 +172,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# A fetch round stops by itself after FINDMY_ROUND_SECONDS plus one request (at most
+# (FINDMY_EMPTY_RESPONSE_RETRIES + 1) x 2 x FINDMY_HTTP_TIMEOUT_SECONDS = 240 s by default), so
+# the soft limit only ends a task that is stuck; the hard limit kills the worker process if the
+# task ignores the soft one. Claims held by a killed task come back after their lease.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -305,18 +311,35 @@ APPLE_GSA_URL = env.str("APPLE_GSA_URL", default="https://gsa.apple.com")
 APPLE_SETUP_URL = env.str("APPLE_SETUP_URL", default="https://setup.icloud.com")
 # A login waiting for its second factor is forgotten after this many minutes.
 FINDMY_LOGIN_STATE_MINUTES = 10
-FINDMY_FETCH_INTERVAL_MINUTES = env.int("FINDMY_FETCH_INTERVAL_MINUTES", default=30)
+FINDMY_FETCH_INTERVAL_MINUTES = env.float("FINDMY_FETCH_INTERVAL_MINUTES", default=30.0)
 FINDMY_MAX_BACKOFF_HOURS = env.float("FINDMY_MAX_BACKOFF_HOURS", default=8.0)
 FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS = env.float("FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS", default=10.0)
 FINDMY_IDS_PER_REQUEST = env.int("FINDMY_IDS_PER_REQUEST", default=20)
 FINDMY_ENTRIES_PER_REQUEST = env.int("FINDMY_ENTRIES_PER_REQUEST", default=20)
 FINDMY_HTTP_TIMEOUT_SECONDS = env.float("FINDMY_HTTP_TIMEOUT_SECONDS", default=30.0)
 FINDMY_EMPTY_RESPONSE_RETRIES = env.int("FINDMY_EMPTY_RESPONSE_RETRIES", default=3)
+# The client reads at most this much of an answer. 20 keys x 200 reports (Apple's trim per key)
+# is under 1 MB in either protocol, so 16 MB only stops a broken or hostile server.
+FINDMY_MAX_RESPONSE_BYTES = env.int("FINDMY_MAX_RESPONSE_BYTES", default=16 * 1024 * 1024)
 FINDMY_CLAIM_LEASE_SECONDS = env.int("FINDMY_CLAIM_LEASE_SECONDS", default=300)
 FINDMY_HISTORY_DAYS = 7
 # The simulator's routes between a run's places (findmy.simulator.RunRoutes), wired here
 # because findmy does not import geofencing.
 FINDMY_SIMULATOR_ROUTES = "trackersite.simulator_routes.run_place_routes"
+# A finder may upload a report hours after it observed it. Each fetch reaches back this far
+# before the tracker's newest report, so a report published up to (this - the fetch interval)
+# late is still collected; the payload hash keeps the overlap from being stored twice.
+# 6 h covers uploads up to 5.5 h late at the default 30-minute interval and costs each fetch
+# at most 6 h of already-stored reports per tracker (the late-report drill measures both).
+FINDMY_LATE_REPORT_HOURS = env.float("FINDMY_LATE_REPORT_HOURS", default=6.0)
+# Apple has been seen cutting an answer for several keys at 20 to 40 reports. An answer with
+# reports for fewer keys than asked and a report count in this range looks cut: its keys
+# without reports are not misses, they are asked again (with the key the cut may have split)
+# in requests of at most FINDMY_REASK_IDS_PER_REQUEST keys, each through the account's rate
+# limit. 5 keys at the ~2 reports a key has in a 30-minute window stay under the cut.
+FINDMY_CUT_ANSWER_MIN_REPORTS = env.int("FINDMY_CUT_ANSWER_MIN_REPORTS", default=20)
+FINDMY_CUT_ANSWER_MAX_REPORTS = env.int("FINDMY_CUT_ANSWER_MAX_REPORTS", default=40)
+FINDMY_REASK_IDS_PER_REQUEST = env.int("FINDMY_REASK_IDS_PER_REQUEST", default=5)
 # An account that failed waits base * 2**(consecutive errors - 1) seconds, at most the max.
 FINDMY_ACCOUNT_BACKOFF_BASE_SECONDS = env.float("FINDMY_ACCOUNT_BACKOFF_BASE_SECONDS", default=60.0)
 FINDMY_ACCOUNT_MAX_BACKOFF_SECONDS = env.float("FINDMY_ACCOUNT_MAX_BACKOFF_SECONDS", default=3600.0)
