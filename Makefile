@@ -17,11 +17,12 @@ WEB_PORT ?= 8000
 # Root runs apt directly; anyone else needs sudo, or is told the exact command to run.
 SUDO := $(shell if [ "$$(id -u)" = 0 ]; then echo ""; elif command -v sudo >/dev/null; then echo sudo; else echo NONE; fi)
 
-.PHONY: help setup venv services browser database migrate test lint run compose-check clean-venv
+.PHONY: help setup venv services browser database migrate test drills lint run compose-check clean-venv
 
 help:
 	@echo "make test   set everything up, then run ruff, checks and the test suite"
 	@echo "make run    set everything up, load demo data, start web + worker + beat + simulator"
+	@echo "make drills the fault drills at full length (the outage lasts DRILL_OUTAGE_SECONDS=300)"
 	@echo "make bench  run every benchmark against its own database and print the ratios"
 	@echo "make audit  check the locked Python packages for known vulnerabilities"
 
@@ -107,6 +108,13 @@ test: setup browser lint compose-check
 	@mkdir -p var
 	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
 	DJANGO_SETTINGS_MODULE=trackersite.settings.test $(VENV)/bin/pytest
+
+# The fault drills (tests/drills) with real processes: worker, beat, a Redis server of their own,
+# the simulator. `make test` runs them too, with a 5-second outage; here it lasts 5 minutes.
+DRILL_OUTAGE_SECONDS ?= 300
+drills: setup
+	DJANGO_SETTINGS_MODULE=trackersite.settings.test DRILL_OUTAGE_SECONDS=$(DRILL_OUTAGE_SECONDS) \
+	  $(VENV)/bin/pytest -m drill tests/drills -p no:cacheprovider
 
 run: migrate
 	$(PY) manage.py install_schedules

@@ -266,19 +266,25 @@ class FindMySimulator:
         )
 
     def report_times(self, hashed_key: str, start_unix: int, end_unix: int) -> list[int]:
-        """The tracker's report times in [start, end], newest first, at most max per key."""
+        """The tracker's report times in [start, end] published by now, newest first, at most
+        max per key."""
         c = self.config
         now = int(time.time())
         start_unix = max(start_unix, now - c.history_days * 86400)
-        end_unix = min(end_unix, now)
-        interval = c.report_interval_seconds
-        offset = int(_unit(c.seed, "slot", hashed_key) * interval)
+        times = self.published_times(hashed_key, start_unix, min(end_unix, now), now)
+        return times[: c.max_reports_per_key]
+
+    def published_times(self, hashed_key: str, start_unix: int, end_unix: int, by: int):
+        """Observation times in [start, end] whose report was published by `by`, newest
+        first."""
+        interval = self.config.report_interval_seconds
+        offset = int(_unit(self.config.seed, "slot", hashed_key) * interval)
         first = math.ceil((start_unix - offset) / interval)
         last = math.floor((end_unix - offset) / interval)
         times = [offset + k * interval for k in range(last, first - 1, -1)]
-        if c.late_fraction:
-            times = [t for t in times if self.published_at(hashed_key, t) <= now]
-        return times[: c.max_reports_per_key]
+        if self.config.late_fraction:
+            times = [t for t in times if self.published_at(hashed_key, t) <= by]
+        return times
 
     def published_at(self, hashed_key: str, at_unix: int) -> int:
         """When the report observed at `at_unix` reaches Apple's servers."""
@@ -344,7 +350,8 @@ class FindMySimulator:
         result: dict[str, list[tuple[bytes, bool]]] = {}
         for ids, start_ms, end_ms in entries:
             if self.config.respect_window:
-                start, end = start_ms // 1000, end_ms // 1000
+                # Whole seconds inside [startDate, endDate] (both in milliseconds).
+                start, end = -(-start_ms // 1000), end_ms // 1000
             else:
                 start, end = 0, 2**32
             for hashed_key in ids:

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from findmy.errors import (
     AccountNeedsLogin,
     AnisetteUnavailable,
     EmptyResponse,
+    ResponseTooLarge,
     TransientFetchError,
 )
 from findmy.models import AccountSession
@@ -92,6 +94,28 @@ def test_http_errors_raise_errors_that_say_whether_to_retry(simulator, fault, er
     assert caught.value.transient is transient
     if fault == "rate_limited":
         assert caught.value.retry_after == 60
+
+
+def test_a_truncated_answer_is_a_transient_error(simulator):
+    simulator.force("truncated")
+    t = datetime.now(UTC)
+    with pytest.raises(TransientFetchError, match="not JSON"):
+        client.fetch_reports(session=SESSION, queries=[client.KeyQuery("abc=", t, t)])
+
+
+def test_an_oversized_answer_stops_being_read_at_the_cap(simulator, settings):
+    settings.FINDMY_MAX_RESPONSE_BYTES = 1_000_000
+    simulator.config.oversized_bytes = 20_000_000
+    simulator.force("oversized")
+    t = datetime.now(UTC)
+    with pytest.raises(ResponseTooLarge) as caught:
+        client.fetch_reports(session=SESSION, queries=[client.KeyQuery("abc=", t, t)])
+    assert caught.value.transient and caught.value.kind == "too_large"
+    # The client hung up: the simulator could not send the 20 MB it meant to.
+    wait = time.monotonic() + 5
+    while "oversized_bytes_sent" not in simulator.counters and time.monotonic() < wait:
+        time.sleep(0.05)
+    assert simulator.counters["oversized_bytes_sent"] < 20_000_000
 
 
 def test_empty_200s_are_retried_then_raised(simulator, settings):

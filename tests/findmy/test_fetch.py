@@ -351,3 +351,22 @@ def test_a_tracker_whose_key_cannot_be_loaded_does_not_stop_the_batch(
     assert run.reports_undecryptable == served > 0
     assert stored_hashes([fine]) == set(produced_in_run(simulator, fine))
     assert not LocationReport.objects.filter(tracker=broken).exists()
+
+
+def test_a_cut_answer_is_asked_again_in_smaller_requests_and_only_the_silent_tracker_misses(
+    simulator, account, make_trackers
+):
+    simulator.config.cut_answers = (20, 40)
+    trackers = make_trackers(6)
+    silent = trackers[-1]
+    simulator.config.silent_keys = {silent.hashed_advertisement_key}
+    services.fetch_due()
+    sizes = [len(r["ids"]) for r in simulator.requests]
+    assert sizes[0] == 6 and simulator.counters["cut"] >= 1
+    assert min(sizes) == 1  # asked again until no answer looked cut
+    states = {s.tracker_id: s for s in TrackerFetchState.objects.all()}
+    assert [t.pk for t in trackers if states[t.pk].misses_total] == [silent.pk]
+    for tracker in trackers[:-1]:
+        served = simulator.produced[tracker.hashed_advertisement_key]
+        # Every report of every answered key, also of the key the cut went through.
+        assert LocationReport.objects.filter(tracker=tracker).count() == len(served) > 40

@@ -8,8 +8,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_trackersite")}
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Network calls in tests go only to servers the tests start on 127.0.0.1.
-FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS = 0.0
-FINDMY_HTTP_TIMEOUT_SECONDS = 5.0
+# Processes a test starts (a Celery worker in a drill) may set them through the environment.
+FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS = env.float("FINDMY_ACCOUNT_MIN_INTERVAL_SECONDS", default=0.0)
+FINDMY_HTTP_TIMEOUT_SECONDS = env.float("FINDMY_HTTP_TIMEOUT_SECONDS", default=5.0)
 # Tests queue delivery runs themselves, on a broker database and queue of their own.
 WEBHOOK_DISPATCH_ON_COMMIT = False
 WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # the receivers run on 127.0.0.1
