@@ -2,6 +2,7 @@
 
 import hashlib
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -370,3 +371,38 @@ def test_a_cut_answer_is_asked_again_in_smaller_requests_and_only_the_silent_tra
         served = simulator.produced[tracker.hashed_advertisement_key]
         # Every report of every answered key, also of the key the cut went through.
         assert LocationReport.objects.filter(tracker=tracker).count() == len(served) > 40
+
+
+@pytest.mark.parametrize(("margin_seconds", "all_collected"), [(0, False), (10, True)])
+def test_reports_published_late_are_collected_within_the_late_margin(
+    simulator, account, settings, margin_seconds, all_collected
+):
+    settings.FINDMY_LATE_REPORT_HOURS = margin_seconds / 3600
+    simulator.config.report_interval_seconds = 1
+    simulator.config.late_fraction = 0.5
+    simulator.config.late_seconds = 3
+    now = timezone.now()
+    run = ProductionRunFactory(starts_at=now - timedelta(seconds=20), ends_at=now + timedelta(1))
+    trackers = [TrackerFactory(production_run=run) for _ in range(5)]
+    services.fetch_due()
+    first = int(time.time())
+    time.sleep(4)  # every report observed before the first fetch is published by now
+    make_due(*trackers)
+    services.fetch_due()
+    missing = 0
+    for tracker in trackers:
+        key = tracker.hashed_advertisement_key
+        published = set(
+            simulator.published_times(key, int(run.starts_at.timestamp()) + 1, first, first + 4)
+        )
+        stored = {
+            int(at.timestamp())
+            for at in LocationReport.objects.filter(tracker=tracker).values_list(
+                "observed_at", flat=True
+            )
+        }
+        missing += len(published - stored)
+    assert (missing == 0) is all_collected, missing
+    assert LocationReport.objects.count() == len(
+        set(LocationReport.objects.values_list("payload_hash", flat=True))
+    )
