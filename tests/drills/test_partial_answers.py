@@ -31,11 +31,11 @@ def test_drill_cut_answers_are_asked_again_in_smaller_requests_without_misses(ri
     assert sim.counters["cut"] >= 1
     sizes = [len(r["ids"]) for r in sim.requests]
     assert max(sizes) == 20 and min(sizes) <= 5, sizes
-    # The account is taken for each request (FetchRun.started_at follows at once); the
-    # simulator's own clock adds the client's varying lead time (an anisette call or not).
+    # The account is taken for each request and FetchRun.started_at follows a query later, so
+    # the gaps carry that query's jitter on a busy machine; without the limit they are ~0.2 s.
     times = list(FetchRun.objects.order_by("started_at").values_list("started_at", flat=True))
     gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
-    assert min(gaps) >= 0.98, "two requests of the one account closer than its rate limit"
+    assert min(gaps) >= 0.9, "two requests of the one account closer than its rate limit"
     misses = sum(TrackerFetchState.objects.values_list("misses_total", flat=True))
     assert misses == 0, "a key left out of a cut answer counted as a miss"
     result = tally(
