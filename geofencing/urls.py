@@ -1,9 +1,12 @@
+"""The portal's geofencing pages; trackersite/portal_urls.py puts them in the `portal`
+namespace."""
+
 from django.urls import path
 
-from . import views
-
-app_name = "geofencing"
+from .views import dashboard, history
 
 urlpatterns = [
-    path("trackers/<int:pk>/history/", views.tracker_history, name="tracker-history"),
+    path("", dashboard.dashboard, name="dashboard"),
+    path("runs/<int:pk>/", dashboard.production_run_detail, name="run-detail"),
+    path("trackers/<int:pk>/history/", history.tracker_history, name="tracker-history"),
 ]

@@ -36,12 +36,12 @@ PAGES = [
     Page("run B", lambda w: reverse("portal:run-detail", args=[w.run_b.pk]), owner="b"),
     Page(
         "tracker history A",
-        lambda w: reverse("geofencing:tracker-history", args=[w.tracker_a.pk]),
+        lambda w: reverse("portal:tracker-history", args=[w.tracker_a.pk]),
         owner="a",
     ),
     Page(
         "tracker history B",
-        lambda w: reverse("geofencing:tracker-history", args=[w.tracker_b.pk]),
+        lambda w: reverse("portal:tracker-history", args=[w.tracker_b.pk]),
         owner="b",
     ),
     Page("integrations", lambda w: reverse("portal:integrations"), owner=None),

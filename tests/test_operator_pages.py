@@ -28,7 +28,7 @@ def test_tracker_page_links_history_reports_and_the_customers_view(viewer, world
     page = viewer.get(reverse("admin:tracking_tracker_change", args=[tracker.pk])).content.decode()
     assert f"/admin/geofencing/statushistory/?tracker__id__exact={tracker.pk}" in page
     assert f"/admin/tracking/locationreport/?tracker__id__exact={tracker.pk}" in page
-    assert reverse("geofencing:tracker-history", args=[tracker.pk]) in page
+    assert reverse("portal:tracker-history", args=[tracker.pk]) in page
     assert 'id="tracker-map-data"' in page
     assert "status_watermark" not in page and "Status watermark" not in page
 

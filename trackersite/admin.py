@@ -202,7 +202,7 @@ class TrackerAdmin(MacSearchMixin, OperateTrackersMixin, admin.ModelAdmin):
                         "admin:tracking_locationreport_changelist", tracker__id__exact=tracker.pk
                     ),
                 ),
-                ("Customer's view", reverse("geofencing:tracker-history", args=[tracker.pk])),
+                ("Customer's view", reverse("portal:tracker-history", args=[tracker.pk])),
             ],
         }
 

@@ -17,8 +17,7 @@ urlpatterns = [
     re_path(r"^api/(?!v1/)(?P<rest>.*)$", unversioned, name="api-unversioned"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("tracking.urls")),
-    path("", include("geofencing.urls")),
+    path("", include("trackersite.portal_urls")),
 ]
 
 handler400 = "trackersite.errors.bad_request"

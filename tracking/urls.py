@@ -1,12 +1,10 @@
+"""The portal's tracking pages; trackersite/portal_urls.py puts them in the `portal` namespace."""
+
 from django.urls import path
 
-from . import views
-
-app_name = "portal"
+from .views import integrations
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-    path("runs/<int:pk>/", views.production_run_detail, name="run-detail"),
-    path("integrations/", views.integrations, name="integrations"),
-    path("integrations/keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+    path("integrations/", integrations.integrations, name="integrations"),
+    path("integrations/keys/<int:pk>/revoke/", integrations.api_key_revoke, name="api-key-revoke"),
 ]

@@ -40,7 +40,7 @@ def test_portal_maps_draw_under_a_nonce_policy(page_for, world):
     assert policy["object-src"] == "'none'"
     expect(page.locator("#run-map path.leaflet-interactive")).to_have_count(1)
 
-    page.goto(reverse("geofencing:tracker-history", args=[tracker.pk]))
+    page.goto(reverse("portal:tracker-history", args=[tracker.pk]))
     expect(page.locator("#history-map.leaflet-container")).to_be_visible()
 
 

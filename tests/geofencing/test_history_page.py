@@ -26,14 +26,14 @@ def trackers(world):
 @pytest.mark.parametrize("persona_name", list(PERSONAS))
 def test_history_page_answers_404_for_other_clients(client, world, trackers, owner, persona_name):
     client.force_login(getattr(world, persona_name))
-    response = client.get(reverse("geofencing:tracker-history", args=[trackers[owner].pk]))
+    response = client.get(reverse("portal:tracker-history", args=[trackers[owner].pk]))
     own = PERSONAS[persona_name] in (None, owner)
     assert response.status_code == (200 if own else 404)
 
 
 @pytest.mark.django_db
 def test_history_page_sends_anonymous_users_to_log_in(client, trackers):
-    response = client.get(reverse("geofencing:tracker-history", args=[trackers["a"].pk]))
+    response = client.get(reverse("portal:tracker-history", args=[trackers["a"].pk]))
     assert response.status_code == 302
     assert reverse("login") in response["Location"]
 
@@ -41,7 +41,7 @@ def test_history_page_sends_anonymous_users_to_log_in(client, trackers):
 @pytest.mark.django_db
 def test_history_page_missing_tracker_is_404(client, world):
     client.force_login(world.staff)
-    assert client.get(reverse("geofencing:tracker-history", args=[999999])).status_code == 404
+    assert client.get(reverse("portal:tracker-history", args=[999999])).status_code == 404
 
 
 def _visit_sequence(tracker, make_place, run):
@@ -97,7 +97,7 @@ def test_long_ranges_read_the_rollups(client, world, trackers, make_place):
 
     client.force_login(world.a_viewer)
     response = client.get(
-        reverse("geofencing:tracker-history", args=[trackers["a"].pk]), {"days": "30"}
+        reverse("portal:tracker-history", args=[trackers["a"].pk]), {"days": "30"}
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -118,7 +118,7 @@ def test_each_change_names_the_place_it_left(client, world, trackers, make_place
         ("IN_TRANSIT", "DELIVERED", None),
     ]
     client.force_login(world.a_viewer)
-    html = client.get(reverse("geofencing:tracker-history", args=[trackers["a"].pk])).content
+    html = client.get(reverse("portal:tracker-history", args=[trackers["a"].pk])).content
     assert "In storage (Depot)" in html.decode()
 
 

@@ -77,7 +77,7 @@ def test_a_session_with_numbers_for_ids_is_still_read():
 def test_history_with_an_impossible_date_is_400_naming_it(client, world, query):
     tracker = TrackerFactory(production_run=world.run_a)
     client.force_login(world.a_viewer)
-    response = client.get(reverse("geofencing:tracker-history", args=[tracker.pk]) + "?" + query)
+    response = client.get(reverse("portal:tracker-history", args=[tracker.pk]) + "?" + query)
     assert response.status_code == 400
     bad = query.split("&")[0] if "yesterday" in query or "02-30" in query else query.split("&")[1]
     assert bad.split("=")[1] in response.content.decode()
@@ -87,10 +87,10 @@ def test_history_with_an_impossible_date_is_400_naming_it(client, world, query):
 def test_history_with_an_impossible_date_is_404_for_another_clients_tracker(client, world):
     tracker = TrackerFactory(production_run=world.run_a)
     client.force_login(world.b_admin)
-    url = reverse("geofencing:tracker-history", args=[tracker.pk])
+    url = reverse("portal:tracker-history", args=[tracker.pk])
     assert client.get(url + "?start=2024-02-30&end=2024-03-01").status_code == 404
     assert (
-        client.get(reverse("geofencing:tracker-history", args=[999_999]) + "?start=x").status_code
+        client.get(reverse("portal:tracker-history", args=[999_999]) + "?start=x").status_code
         == 404
     )
 

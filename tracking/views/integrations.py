@@ -1,44 +1,14 @@
-"""Customer portal pages. Every object comes through a selector scoped to request.user."""
+"""Portal: the API keys and webhooks page of a client's admins."""
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import geojson, selectors, services
-from .models import Membership
-
-
-@login_required
-def dashboard(request):
-    runs = list(selectors.production_run_list(user=request.user))
-    return render(
-        request,
-        "portal/dashboard.html",
-        {
-            "clients": selectors.client_list(user=request.user),
-            "brands": selectors.brand_list(user=request.user),
-            "runs": runs,
-        },
-    )
-
-
-@login_required
-def production_run_detail(request, pk: int):
-    run = selectors.production_run_get(user=request.user, pk=pk)
-    trackers = list(selectors.tracker_list(user=request.user, production_run=run))
-    features = geojson.feature_collection(
-        geojson.tracker_feature(t, url=reverse("geofencing:tracker-history", args=[t.pk]))
-        for t in trackers
-    )
-    return render(
-        request,
-        "portal/run_detail.html",
-        {"run": run, "trackers": trackers, "features": features},
-    )
+from .. import selectors, services
+from ..models import Membership
 
 
 class ApiKeyForm(forms.Form):

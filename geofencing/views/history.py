@@ -1,4 +1,4 @@
-"""Portal pages of geofencing. Every object comes through a selector scoped to request.user."""
+"""Portal: a tracker's page (its path, position and status history)."""
 
 from datetime import UTC, datetime, time, timedelta
 
@@ -12,7 +12,7 @@ from tracking import geojson
 from tracking.models import Tracker
 from tracking.selectors import get_visible_or_404
 
-from . import selectors
+from .. import selectors
 
 RANGES = {"1": 1, "2": 2, "7": 7, "30": 30, "90": 90, "365": 365}
 
