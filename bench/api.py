@@ -25,12 +25,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import random
-import socket
-import statistics
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -42,12 +37,11 @@ import django  # noqa: E402
 
 django.setup()
 
-import httpx  # noqa: E402
-
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would cost more
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
+from bench._served import free_port, load, start_gunicorn  # noqa: E402
 from tracking import services  # noqa: E402
 from tracking.models import Client, Membership  # noqa: E402
 
@@ -136,80 +130,6 @@ def api_key() -> str:
     ).secret
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "trackersite.settings.dev",
-        "DEBUG": "false",
-        "API_THROTTLE_RATE": "100000000/min",
-        "CONN_MAX_AGE": "600",
-    }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "trackersite.wsgi",
-         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    process.kill()
-    sys.exit("gunicorn did not come up")
-
-
-def load(base: str, key: str, make_path, requests: int) -> dict:
-    """CONCURRENCY threads, `requests` in all; latencies in ms, errors (non-200) counted."""
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    per_thread = requests // CONCURRENCY
-
-    def run(seed: int) -> None:
-        rng = random.Random(seed)
-        with httpx.Client(
-            base_url=base, headers={"Authorization": f"Api-Key {key}"}, timeout=30
-        ) as client:
-            mine = []
-            for _ in range(per_thread):
-                started = time.perf_counter()
-                try:
-                    ok = client.get(make_path(rng)).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                mine.append((time.perf_counter() - started) * 1000)
-                if not ok:
-                    with lock:
-                        errors[0] += 1
-            with lock:
-                latencies.extend(mine)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(CONCURRENCY)]
-    wall = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - wall
-    latencies.sort()
-    return {
-        "p50": statistics.median(latencies),
-        "p95": latencies[int(len(latencies) * 0.95) - 1],
-        "rps": len(latencies) / wall,
-        "errors": errors[0],
-        "n": len(latencies),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trackers", type=int, default=10_000)
@@ -230,11 +150,11 @@ def main() -> None:
         print(f"built {args.trackers:,} trackers and"
               f" {args.trackers * args.reports_per_tracker:,} reports"
               f" in {time.perf_counter() - started:.1f}s")  # fmt: skip
-    key = api_key()
+    auth = {"concurrency": CONCURRENCY, "headers": {"Authorization": f"Api-Key {api_key()}"}}
     connection.close()
 
     port = free_port()
-    server = start_gunicorn(port, args.workers)
+    server = start_gunicorn(port, args.workers, API_THROTTLE_RATE="100000000/min")
     base = f"http://127.0.0.1:{port}"
     trackers = args.trackers
     kinds = {
@@ -249,9 +169,9 @@ def main() -> None:
     }  # fmt: skip
     try:
         for make_path in kinds.values():  # warm every worker's connections and caches
-            load(base, key, make_path, CONCURRENCY * 10)
+            load(base, make_path, CONCURRENCY * 10, **auth)
         results = {
-            name: load(base, key, make_path, args.requests) for name, make_path in kinds.items()
+            name: load(base, make_path, args.requests, **auth) for name, make_path in kinds.items()
         }
     finally:
         server.terminate()
