@@ -133,9 +133,11 @@ class StatusHistory(models.Model):
     from_status = models.CharField(max_length=12, choices=Tracker.Status.choices)
     to_status = models.CharField(max_length=12, choices=Tracker.Status.choices)
     at = models.DateTimeField(help_text="The observed_at of the report that caused the change.")
-    # The place arrived at (None when the new status is IN_TRANSIT). The place left is the
-    # previous change's place (selectors.status_history_list).
+    # The place arrived at (None when the new status is IN_TRANSIT), and the place left
+    # (None when the old status was UNKNOWN or IN_TRANSIT). The engine writes both from its
+    # walk; the outbox's tracker.left events point at from_place.
     place = place_link()
+    from_place = place_link()
     # A plain id, not a foreign key: reports are retained by time and may be dropped first.
     report_id = models.BigIntegerField(null=True, blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)

@@ -184,7 +184,9 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["type", "client", "tracker", "occurred_at", "created_at", "dispatched_at"]
+    list_display = [
+        "type", "client", "tracker", "occurred_at", "created_at", "dispatched_at", "notified_at",
+    ]  # fmt: skip
     list_filter = ["type"]
     list_select_related = ["client", "tracker"]
     raw_id_fields = ["tracker"]

@@ -441,22 +441,36 @@ class ApiKey(models.Model):
 class Event(models.Model):
     """The outbox: one row per thing that happened to a tracker, written in the same
     transaction as the change itself (a rolled-back change leaves no event). Webhook
-    deliveries and any later notification channel read from here. `id` is what receivers
-    deduplicate on."""
+    deliveries and customer notifications read from here. `id` is what receivers
+    deduplicate on.
+
+    A writer either stores the payload, or leaves it NULL and names the row it is built from
+    (`source_id`, `place_id`): the payload of such an event is built when it is read, in bulk,
+    by the builder its writer registered for the type (tracking.events: read payloads through
+    `events.event_payloads`, never `payload` alone)."""
 
     class Type(models.TextChoices):
+        # The status engine: every status change (webhooks) and what it means for customers.
         STATUS_CHANGED = "tracker.status_changed", "Status changed"
+        ARRIVED = "tracker.arrived", "Arrived at a place"
+        LEFT = "tracker.left", "Left a place"
+        DELIVERED = "tracker.delivered", "Delivered"
+        MOVED_AFTER_DELIVERY = "tracker.moved_after_delivery", "Moved after delivery"
+        # Ingestion and the silent-tracker check.
         FIRST_REPORT = "tracker.first_report", "First report"
         SILENT = "tracker.silent", "Silent"
+        BACK = "tracker.back", "Back after silence"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=40, choices=Type.choices)
     # No database constraints on the client and tracker links: the status engine and
     # ingestion write events set-based, from rows that hold both links with constraints, and
     # PostgreSQL would check each event row one at a time (see geofencing's place_link).
-    # Deleting a client or tracker through Django still deletes its events (CASCADE).
+    # Deleting a client or tracker through Django still deletes its events (CASCADE). No
+    # index on either: no reader looks events up by client or tracker, except the silent
+    # check (its own partial index) and those rare deletions.
     client = models.ForeignKey(
-        Client, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        Client, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     tracker = models.ForeignKey(
         Tracker,
@@ -467,30 +481,47 @@ class Event(models.Model):
         null=True,
         blank=True,
     )
-    payload = models.JSONField(default=dict)
+    # None: built when read, by the builder registered for the type (tracking.events).
+    payload = models.JSONField(default=dict, null=True, blank=True)
+    # The writer's own row the payload is built from (the status engine: the StatusHistory
+    # row), and the place the event is about (geofencing's Place; a plain id, tracking
+    # imports no other app). Not indexed: read with the event, never searched.
+    source_id = models.BigIntegerField(null=True, blank=True)
+    place_id = models.BigIntegerField(null=True, blank=True)
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now)
     # When the webhook fan-out turned the event into deliveries (None: not yet). Set in the
     # fan-out's own transaction, so an event committed late is still picked up; a cursor
     # over ids or times would skip it.
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # The same marker for the customer notification fan-out (alerts, e-mails, digests): it
+    # sets notified_at on every event it has looked at, wanted or not, so the partial index
+    # below holds only the events still to look at.
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at"]
         indexes = [
-            # For the silent-tracker check only: partial, so the status engine's and
-            # ingestion's events cost no entry in it.
+            # For the silent-tracker check and ingestion's back-after-silence only: partial,
+            # so the status engine's events cost no entry in it.
             models.Index(
                 fields=["tracker", "occurred_at"],
                 condition=Q(type="tracker.silent"),
                 name="event_silent_tracker_at",
             ),
+            # The webhook fan-out's queue.
             models.Index(
                 fields=["created_at"],
                 condition=Q(dispatched_at__isnull=True),
                 name="event_undispatched",
+            ),
+            # The notification fan-out's queue.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(notified_at__isnull=True),
+                name="event_unnotified",
             ),
         ]
 

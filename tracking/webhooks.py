@@ -2,7 +2,9 @@
 
 1. Fan-out: events not yet dispatched become one WebhookDelivery per enabled endpoint of
    their client that wants their type (one statement; the events are marked dispatched in
-   the same transaction, and rows locked by a concurrent fan-out are skipped).
+   the same transaction, and rows locked by a concurrent fan-out are skipped). Events stored
+   without a payload get it built and stored then (tracking.events.event_payloads), in bulk,
+   when an endpoint wants them.
 2. Claim: due deliveries are leased (next_attempt_at moves past the lease, attempts + 1) and
    committed before any request is sent. A worker killed mid-delivery leaves its rows to come
    due again when the lease runs out: at-least-once, and receivers deduplicate by event id.
@@ -33,6 +35,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .events import event_payloads
 from .models import Event, WebhookDelivery, WebhookEndpoint
 from .services import webhook_secret
 
@@ -68,7 +71,7 @@ def verify(secret: bytes, header: str, body: bytes, *, now: float, tolerance: in
 
 _FAN_OUT_SQL = f"""
 WITH picked AS (
-    SELECT id, client_id, type FROM {_E}
+    SELECT id, client_id, type, payload IS NULL AS unbuilt FROM {_E}
     WHERE dispatched_at IS NULL
     ORDER BY created_at
     LIMIT %(limit)s
@@ -81,23 +84,43 @@ WITH picked AS (
     JOIN {_W} w ON w.client_id = p.client_id AND w.enabled
                AND w.event_types @> jsonb_build_array(p.type)
     ON CONFLICT (endpoint_id, event_id) DO NOTHING
-    RETURNING 1
+    RETURNING event_id
 ), marked AS (
     UPDATE {_E} e SET dispatched_at = %(now)s FROM picked p WHERE e.id = p.id RETURNING 1
 )
-SELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM made)
+SELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM made),
+       ARRAY(SELECT DISTINCT m.event_id FROM made m JOIN picked p ON p.id = m.event_id
+             WHERE p.unbuilt)
+"""
+
+# The payloads built for the events that got deliveries, stored on them: every attempt of a
+# delivery sends the same body.
+_STORE_PAYLOADS_SQL = f"""
+UPDATE {_E} e SET payload = b.payload
+FROM unnest(%(ids)s::uuid[], %(payloads)s::jsonb[]) AS b(id, payload)
+WHERE e.id = b.id AND e.payload IS NULL
 """
 
 
 @transaction.atomic
 def events_fan_out(*, limit: int = 5000) -> tuple[int, int]:
-    """Deliveries for undispatched events. Returns (events dispatched, deliveries made)."""
+    """Deliveries for undispatched events. Returns (events dispatched, deliveries made).
+
+    Events stored without a payload (tracking.events) get it built here, in one builder call
+    per type, when at least one endpoint wants them; the others are never built."""
     with connection.cursor() as cursor:
         cursor.execute(
             _FAN_OUT_SQL,
             {"limit": limit, "now": timezone.now(), "pending": WebhookDelivery.State.PENDING},
         )
-        events, deliveries = cursor.fetchone()
+        events, deliveries, unbuilt = cursor.fetchone()
+        if unbuilt:
+            payloads = event_payloads(Event.objects.filter(pk__in=unbuilt))
+            ids = list(payloads)
+            cursor.execute(
+                _STORE_PAYLOADS_SQL,
+                {"ids": ids, "payloads": [json.dumps(payloads[i]) for i in ids]},
+            )
     return events, deliveries
 
 
@@ -135,6 +158,9 @@ def deliveries_claim(*, limit: int) -> list[int]:
 
 
 def event_body(event: Event) -> bytes:
+    data = event.payload
+    if data is None:  # the fan-out stores it; built here only for a delivery made before
+        data = event_payloads([event])[event.id]
     return json.dumps(
         {
             "id": str(event.id),
@@ -142,7 +168,7 @@ def event_body(event: Event) -> bytes:
             "occurred_at": event.occurred_at.isoformat(),
             "created_at": event.created_at.isoformat(),
             "client": event.client_id,
-            "data": event.payload,
+            "data": data,
         },
         separators=(",", ":"),
         sort_keys=True,

@@ -172,10 +172,10 @@ def _fast_timestamps(cursor) -> None:
 
 
 _HISTORY_COPY = (
-    f"COPY {_HISTORY} (tracker_id, from_status, to_status, at, place_id,"
+    f"COPY {_HISTORY} (tracker_id, from_status, to_status, at, place_id, from_place_id,"
     " report_id, recorded_at) FROM STDIN (FORMAT BINARY)"
 )
-_HISTORY_TYPES = ["int8", "text", "text", "timestamptz", "int8", "int8", "timestamptz"]
+_HISTORY_TYPES = ["int8", "text", "text", "timestamptz", "int8", "int8", "int8", "timestamptz"]
 
 # The columns of _WRITE_MOVES_SQL, one value per tracker whose status or state moved.
 _MOVE_COLUMNS = (
@@ -221,8 +221,8 @@ def _walk_islands(raw, islands: list, *, recorded_at: datetime, **rules) -> tupl
                 continue
             transitions += len(changes)
             for c in changes:
-                write((tracker_id, c.from_status, c.to_status, c.at, c.place_id, c.report_id,
-                       recorded_at))  # fmt: skip
+                write((tracker_id, c.from_status, c.to_status, c.at, c.place_id,
+                       c.from_place_id, c.report_id, recorded_at))  # fmt: skip
             moved.append(
                 (tracker_id, walk.status, walk.status_changed_at, walk.place_id,
                  walk.place_since, json.dumps(streak) if streak else "[]", bool(changes),
