@@ -158,3 +158,17 @@ def tracker_history(*, user, tracker_id: int, start: datetime, end: datetime) ->
         visits=visits,
         places=places,
     )
+
+
+def share_link_places(*, link, trackers) -> QuerySet[Place]:
+    """The places a share link's page shows: those of its run, or of its tracker's run, and
+    of the link's client only (the link is the page's whole scope; there is no user)."""
+    if link.production_run_id is not None:
+        run_ids = [link.production_run_id]
+    else:
+        run_ids = [t.production_run_id for t in trackers if t.production_run_id]
+    return (
+        Place.objects.filter(client_id=link.client_id, production_runs__in=run_ids)
+        .distinct()
+        .order_by("name")
+    )

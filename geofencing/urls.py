@@ -3,10 +3,12 @@ namespace."""
 
 from django.urls import path
 
-from .views import dashboard, history
+from .views import dashboard, history, shares
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("runs/<int:pk>/", dashboard.production_run_detail, name="run-detail"),
     path("trackers/<int:pk>/history/", history.tracker_history, name="tracker-history"),
+    # A share link's public page: no login, scoped by the link (its token's hash).
+    path("s/<str:token>/", shares.shared, name="share-page"),
 ]

@@ -47,3 +47,20 @@ def _forget_request_id(**kwargs) -> None:
 
 
 request_finished.connect(_forget_request_id, dispatch_uid="forget-request-id")
+
+
+# A share link's token is its whole secret, and it stands in the path (/s/<token>/), which
+# Django writes in its log lines ("Not Found: /s/...", the development server's request line).
+_SHARE_PATH = re.compile(r"/s/[^/\s\"'?#]+")
+
+
+class SecretPathLogFilter(logging.Filter):
+    """Masks share-link tokens in every log line: /s/<token>/ becomes /s/[token]/."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/s/" in message:
+            masked = _SHARE_PATH.sub("/s/[token]", message)
+            if masked != message:
+                record.msg, record.args = masked, ()
+        return True

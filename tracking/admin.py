@@ -13,6 +13,7 @@ from .models import (
     HourlyRollup,
     LocationReport,
     Membership,
+    ShareLink,
     WebhookDelivery,
     WebhookEndpoint,
 )
@@ -165,6 +166,21 @@ class ApiKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["role", "client"]
     search_fields = ["name", "prefix", "client__name"]
     exclude = ["secret_hash"]
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Links are made and revoked by client admins in the portal; staff only look. The
+    token is not stored, so it cannot be shown."""
+
+    list_display = [
+        "__str__", "client", "tracker", "production_run", "created_at", "view_count",
+        "last_viewed_at", "revoked_at",
+    ]  # fmt: skip
+    list_filter = ["client"]
+    list_select_related = ["client", "tracker", "production_run"]
+    search_fields = ["label", "client__name"]
+    exclude = ["token_hash"]
 
 
 @admin.register(WebhookEndpoint)

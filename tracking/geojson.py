@@ -90,3 +90,15 @@ def place_feature(place, *, url: str = "") -> Feature:
             "url": url,
         },
     }
+
+
+def shared_tracker_feature(tracker, *, label: str) -> Feature | None:
+    """The tracker for a share link's public page: its position, status and `label`, and
+    nothing that identifies the device (no MAC, no id, no portal link)."""
+    feature = tracker_feature(tracker)
+    if feature is None:
+        return None
+    properties = feature["properties"]
+    del properties["mac"], properties["id"], properties["url"]
+    properties["label"] = label
+    return feature

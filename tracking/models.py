@@ -603,3 +603,106 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} -> {self.endpoint_id} ({self.state})"
+
+
+class ShareLinkQuerySet(TenantQuerySet):
+    client_path = "client"
+
+    def active(self, at=None) -> ShareLinkQuerySet:
+        """Links that open now: not revoked, and before their time or their run's end."""
+        at = at or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(expiry_run__isnull=True, expires_at__gt=at) | Q(expiry_run__ends_at__gt=at)
+        )
+
+
+class ShareLink(models.Model):
+    """A read-only link to one tracker or one production run for someone without an account
+    (a receiver, a carrier). Only a SHA-256 of the token is stored: the token has 256 random
+    bits, so a fast hash is as safe as a slow one, and the URL is shown once, when the link is
+    made. The page it opens (geofencing/views/shares.py) is scoped by the link alone."""
+
+    class State(models.TextChoices):
+        ACTIVE = "ACTIVE", "Active"
+        EXPIRED = "EXPIRED", "Expired"
+        REVOKED = "REVOKED", "Revoked"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="share_links")
+    # The target: exactly one of the two.
+    tracker = models.ForeignKey(
+        Tracker, on_delete=models.CASCADE, related_name="share_links", null=True, blank=True
+    )
+    production_run = models.ForeignKey(
+        ProductionRun, on_delete=models.CASCADE, related_name="share_links", null=True, blank=True
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    label = models.CharField(
+        max_length=200, blank=True, help_text="For you: who the link is for, e.g. “Receiver Graz”."
+    )
+    # The end: a chosen time, or the end of a production run (which follows a change of the
+    # run's end date). Exactly one of the two.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    expiry_run = models.ForeignKey(
+        ProductionRun, on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    view_count = models.PositiveIntegerField(default=0)
+    last_viewed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShareLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(tracker__isnull=True, production_run__isnull=False)
+                | Q(tracker__isnull=False, production_run__isnull=True),
+                name="share_link_one_target",
+                violation_error_message="A link shows one tracker or one production run.",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True, expiry_run__isnull=False)
+                | Q(expires_at__isnull=False, expiry_run__isnull=True),
+                name="share_link_one_expiry",
+                violation_error_message="A link ends at a chosen time or when its run ends.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or f"Link {self.pk}"
+
+    def clean(self) -> None:
+        if (self.tracker_id is None) == (self.production_run_id is None):
+            raise ValidationError("Choose one tracker or one production run.")
+        if (self.expires_at is None) == (self.expiry_run_id is None):
+            raise ValidationError({"expires_at": "Choose a time or the end of the run."})
+        if self.tracker_id is not None and self.tracker.client_id != self.client_id:
+            raise ValidationError({"tracker": "The tracker belongs to another client."})
+        for field in ("production_run", "expiry_run"):
+            run = getattr(self, field)
+            if run is not None and run.brand.client_id != self.client_id:
+                raise ValidationError({field: "The production run belongs to another client."})
+
+    @property
+    def ends_at(self):
+        """When the link stops opening (the run's end follows the run)."""
+        return self.expiry_run.ends_at if self.expiry_run_id else self.expires_at
+
+    def state(self, at=None) -> str:
+        at = at or timezone.now()
+        if self.revoked_at is not None:
+            return self.State.REVOKED
+        if self.ends_at <= at:
+            return self.State.EXPIRED
+        return self.State.ACTIVE
+
+    def get_state_display(self) -> str:
+        return self.State(self.state()).label
+
+    @property
+    def target(self):
+        return self.tracker if self.tracker_id else self.production_run

@@ -14,6 +14,7 @@ from .models import (
     LocationReport,
     Membership,
     ProductionRun,
+    ShareLink,
     Tracker,
     WebhookDelivery,
     WebhookEndpoint,
@@ -143,3 +144,41 @@ def webhook_delivery_list(*, user, endpoint: WebhookEndpoint) -> QuerySet[Webhoo
         .select_related("event")
         .order_by("-created_at", "-id")
     )
+
+
+def share_link_list(*, user) -> QuerySet[ShareLink]:
+    """The links of the user's clients, newest first; a viewer sees them, an admin changes."""
+    return ShareLink.objects.visible_to(user).select_related(
+        "client", "tracker", "production_run", "expiry_run", "created_by"
+    )
+
+
+def share_link_get(*, user, pk: int) -> ShareLink:
+    return get_visible_or_404(share_link_list(user=user), user, pk=pk)
+
+
+def share_link_open(*, token_hash: str) -> ShareLink | None:
+    """The link a visitor without an account opened, if it opens now (not revoked, not
+    expired, and its tracker still the link's client's). The link is its own scope: it is
+    found by the hash of its token, never by id."""
+    link = (
+        ShareLink.objects.active()
+        .select_related("client", "tracker", "production_run__brand", "expiry_run")
+        .filter(token_hash=token_hash)
+        .first()
+    )
+    if link is None:
+        return None
+    if link.tracker_id is not None and link.tracker.client_id != link.client_id:
+        return None  # the tracker went to another client since
+    return link
+
+
+def share_link_trackers(*, link: ShareLink) -> QuerySet[Tracker]:
+    """What a link shows: its tracker, or its run's trackers, of the link's client only."""
+    trackers = Tracker.objects.filter(client_id=link.client_id).select_related(
+        "production_run__brand"
+    )
+    if link.tracker_id is not None:
+        return trackers.filter(pk=link.tracker_id)
+    return trackers.filter(production_run_id=link.production_run_id).order_by("label", "id")

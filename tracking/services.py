@@ -1,5 +1,6 @@
 """Writes of tracking's data: the tenancy objects (clients, brands, memberships, production
-runs) and the partner-facing data (API keys, the event outbox, webhook endpoints).
+runs), the partner-facing data (API keys, the event outbox, webhook endpoints) and the share
+links customers give to people without an account.
 
 Every function is keyword-only and atomic. The delivery of events to webhooks lives in
 webhooks.py (it talks HTTP); this module only records.
@@ -13,8 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from . import encryption
@@ -26,6 +29,7 @@ from .models import (
     Event,
     Membership,
     ProductionRun,
+    ShareLink,
     Tracker,
     WebhookEndpoint,
 )
@@ -322,3 +326,116 @@ def production_run_save(
     run.brand, run.name, run.starts_at, run.ends_at = brand, name, starts_at, ends_at
     return _tenancy_save(run, action="production_run", user=user, client=brand.client, target=name,
                  starts_at=starts_at.isoformat(), ends_at=ends_at.isoformat())  # fmt: skip
+
+
+# --- Share links ---------------------------------------------------------------------------
+
+
+def share_link_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedShareLink:
+    link: ShareLink
+    token: str  # in the URL shown once, never stored
+
+
+@transaction.atomic
+def share_link_create(
+    *,
+    user,
+    client: Client,
+    tracker: Tracker | None = None,
+    production_run: ProductionRun | None = None,
+    expires_at: datetime | None = None,
+    until_run_end: bool = False,
+    label: str = "",
+    now: datetime | None = None,
+) -> IssuedShareLink:
+    """A link to one tracker or one run of `client`, made by one of its admins. It ends at
+    `expires_at`, or with `until_run_end` when the run ends (a tracker's: the run it is in
+    now). The token is returned once; only its hash is kept."""
+    _require_admin(user=user, client=client)
+    now = now or timezone.now()
+    if (tracker is None) == (production_run is None):
+        raise ValidationError({"target": "Choose one tracker or one production run."})
+    if tracker is not None and tracker.client_id != client.pk:
+        raise ValidationError({"tracker": f"Tracker {tracker.pk} is not one of {client}'s."})
+    if production_run is not None and production_run.brand.client_id != client.pk:
+        raise ValidationError(
+            {"production_run": f"Production run {production_run.pk} is not one of {client}'s."}
+        )
+    expiry_run = None
+    if until_run_end:
+        if expires_at is not None:
+            raise ValidationError({"expires_at": "Choose a time or the end of the run, not both."})
+        expiry_run = production_run or tracker.production_run
+        if expiry_run is None:
+            raise ValidationError({"expires_at": "This tracker is in no production run."})
+        if expiry_run.ends_at <= now:
+            raise ValidationError(
+                {"expires_at": f"The run “{expiry_run.name}” has ended already; choose a time."}
+            )
+    else:
+        if expires_at is None:
+            raise ValidationError({"expires_at": "Choose when the link ends."})
+        if expires_at <= now:
+            raise ValidationError({"expires_at": "The end must be in the future."})
+        longest = timedelta(days=settings.SHARE_LINK_MAX_DAYS)
+        if expires_at > now + longest:
+            raise ValidationError(
+                {"expires_at": f"A link lasts at most {settings.SHARE_LINK_MAX_DAYS} days."}
+            )
+    token = secrets.token_urlsafe(32)
+    link = ShareLink(
+        client=client,
+        tracker=tracker,
+        production_run=production_run,
+        token_hash=share_link_hash(token),
+        label=label.strip(),
+        expires_at=None if until_run_end else expires_at,
+        expiry_run=expiry_run,
+        created_by=user if getattr(user, "pk", None) else None,
+        created_at=now,
+    )
+    link.full_clean()
+    link.save()
+    target = tracker or production_run
+    AuditEvent.objects.create(
+        actor=link.created_by,
+        action="share_link.create",
+        client=client,
+        target=f"{link} → {'tracker' if tracker else 'run'} {target.pk}"[:200],
+        details={
+            "link": link.pk,
+            "tracker": tracker.pk if tracker else None,
+            "production_run": production_run.pk if production_run else None,
+            "ends_at": link.ends_at.isoformat(),
+            "until_run_end": until_run_end,
+        },
+    )
+    return IssuedShareLink(link=link, token=token)
+
+
+@transaction.atomic
+def share_link_revoke(*, user, link: ShareLink) -> ShareLink:
+    _require_admin(user=user, client=link.client)
+    if link.revoked_at is None:
+        link.revoked_at = timezone.now()
+        link.save(update_fields=["revoked_at"])
+        AuditEvent.objects.create(
+            actor=user if getattr(user, "pk", None) else None,
+            action="share_link.revoke",
+            client=link.client,
+            target=str(link)[:200],
+            details={"link": link.pk},
+        )
+    return link
+
+
+def share_link_record_view(*, link: ShareLink, at: datetime | None = None) -> None:
+    """Count one opening, in one UPDATE (concurrent views each count)."""
+    ShareLink.objects.filter(pk=link.pk).update(
+        view_count=F("view_count") + 1, last_viewed_at=at or timezone.now()
+    )

@@ -53,7 +53,9 @@
     var marker = L.circleMarker(at, { radius: 7, color: "#fff", weight: 2, fillColor: colour,
       fillOpacity: 0.95, className: "map-tracker map-status-" + String(p.status).toLowerCase() });
     marker.bindPopup(
-      link(p.url, "<code>" + escape(p.mac) + "</code>") + (p.label ? " · " + escape(p.label) : "") +
+      // A share link's page sends no MAC: the label names the tracker there.
+      (p.mac ? link(p.url, "<code>" + escape(p.mac) + "</code>") + (p.label ? " · " + escape(p.label) : "")
+        : escape(p.label)) +
       "<br>" + escape(p.status_label) + "<br>" + when(p.last_report_at) +
       (p.accuracy_m ? "<br>± " + Math.round(p.accuracy_m) + " m" : "") +
       (p.city ? "<br>near " + escape(p.city) : "")

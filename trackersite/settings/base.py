@@ -243,6 +243,15 @@ CACHES = {
     }
 }
 
+# --- Share links -------------------------------------------------------------------------
+# A link lasts at most SHARE_LINK_MAX_DAYS (or until its run ends). Its public page answers
+# each client address at most SHARE_LINK_RATE_PER_IP times a minute and each link at most
+# SHARE_LINK_RATE_PER_LINK times a minute (a receiver's whole team may open it), counted in
+# the cache (Redis), so every web process shares the budget.
+SHARE_LINK_MAX_DAYS = env.int("SHARE_LINK_MAX_DAYS", default=365)
+SHARE_LINK_RATE_PER_IP = env.int("SHARE_LINK_RATE_PER_IP", default=60)
+SHARE_LINK_RATE_PER_LINK = env.int("SHARE_LINK_RATE_PER_LINK", default=300)
+
 # --- Webhooks ---------------------------------------------------------------------------
 # A failed delivery is tried again after base * 2**(attempts - 1) seconds (at most the max),
 # until WEBHOOK_RETRY_HOURS after its first attempt; then it is FAILED and its endpoint is
@@ -372,7 +381,10 @@ GEOCODER_CACHE_DECIMALS = env.int("GEOCODER_CACHE_DECIMALS", default=3)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "trackersite.requestid.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "trackersite.requestid.RequestIdLogFilter"},
+        "secret_paths": {"()": "trackersite.requestid.SecretPathLogFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"}
     },
@@ -380,12 +392,16 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["request_id"],
+            "filters": ["request_id", "secret_paths"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # django-axes says INFO for every failed login and at every start; lockouts are WARNING.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # The development server's request lines, through the handler that masks tokens.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Debian 12 ships GDAL 3.6; the project never opens spatial files or URLs through GDAL
