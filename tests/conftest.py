@@ -68,3 +68,19 @@ def staff_in(db):
         return user
 
     return make
+
+
+@pytest.fixture
+def rate_limits_cleared():
+    """Forget the public pages' rate-limit counters (tracking.ratelimit) before and after the
+    test: they live in Redis across tests, and every test client comes from 127.0.0.1."""
+    from django.core.cache import cache
+
+    def clear():
+        redis = cache._cache.get_client(write=True)
+        for key in redis.scan_iter(match=cache.make_key("ratelimit:*")):
+            redis.delete(key)
+
+    clear()
+    yield
+    clear()

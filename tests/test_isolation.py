@@ -10,16 +10,21 @@ Anonymous callers are sent to log in (portal) or refused with 401 (API).
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.contrib.gis.geos import Point
 from django.urls import reverse
+from django.utils import timezone
 
 from geofencing import services as geofencing_services
 from geofencing.models import Place
 from tracking import services
+from tracking.models import ShareLink
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,17 @@ PAGES = [
         owner="b",
     ),
     Page("integrations", lambda w: reverse("portal:integrations"), owner=None),
+    Page("share links", lambda w: reverse("portal:share-links"), owner=None),
+    Page(
+        "share links for tracker A",
+        lambda w: reverse("portal:share-links") + f"?tracker={w.tracker_a.pk}",
+        owner="a",
+    ),
+    Page(
+        "share links for run B",
+        lambda w: reverse("portal:share-links") + f"?run={w.run_b.pk}",
+        owner="b",
+    ),
 ]
 
 PERSONAS = {"staff": None, "a_admin": "a", "a_viewer": "a", "b_admin": "b"}
@@ -70,6 +86,126 @@ def test_isolation_matrix_anonymous_is_refused(client, world, page):
     response = client.get(page.url(world))
     assert response.status_code == 302
     assert reverse("login") in response["Location"]
+
+
+# --- Share links: portal writes, and the visitor who holds a link --------------------------
+
+
+def _share(world, **target):
+    return services.share_link_create(
+        user=world.a_admin,
+        client=world.client_a,
+        expires_at=timezone.now() + timedelta(days=1),
+        **target,
+    )
+
+
+# Writes on client A's links: its admins (and staff) may, its viewer gets 403, B gets 404.
+SHARE_WRITES = {"staff": 302, "a_admin": 302, "a_viewer": 403, "b_admin": 404}
+
+
+@pytest.mark.parametrize("persona_name", list(SHARE_WRITES))
+def test_isolation_share_link_revoke(client, world, persona_name):
+    link = _share(world, tracker=world.tracker_a).link
+    client.force_login(getattr(world, persona_name))
+    response = client.post(reverse("portal:share-link-revoke", args=[link.pk]))
+    assert response.status_code == SHARE_WRITES[persona_name]
+    link.refresh_from_db()
+    assert (link.revoked_at is not None) == (response.status_code == 302)
+
+
+@pytest.mark.parametrize("persona_name", list(PERSONAS))
+def test_isolation_share_link_create(client, world, persona_name):
+    client.force_login(getattr(world, persona_name))
+    response = client.post(
+        reverse("portal:share-links"), {"target": f"tracker:{world.tracker_a.pk}", "ends": "7"}
+    )
+    made = ShareLink.objects.filter(tracker=world.tracker_a).exists()
+    if persona_name == "a_viewer":
+        assert response.status_code == 403
+    else:  # B's admin may make links, but not to A's tracker (it is not among the choices)
+        assert response.status_code == 200
+    assert made == (persona_name in ("staff", "a_admin"))
+
+
+def _shown(response) -> tuple[list, str]:
+    html = response.content.decode()
+    data = re.search(r'<script id="share-map-data" type="application/json">(.*?)</script>', html)
+    features = json.loads(data.group(1))["features"] if data else []
+    return [f for f in features if f["properties"]["kind"] == "tracker"], html
+
+
+def _assert_no_mac_of(html: str, trackers) -> None:
+    """No MAC of these trackers in any spelling: AA:BB.., aa-bb.., aabbcc.., aabb.ccdd.., spaced."""
+    text = html.lower()
+    for tracker in trackers:
+        pairs = tracker.mac_address.lower().split(":")
+        bare = "".join(pairs)
+        for spelling in (":".join(pairs), "-".join(pairs), " ".join(pairs), bare,
+                         ".".join(bare[i : i + 4] for i in range(0, 12, 4))):  # fmt: skip
+            assert spelling not in text, spelling
+
+
+@pytest.fixture
+def link_world(world, rate_limits_cleared):
+    """Client A's run with two located trackers (plus B's): the link shows one or the run."""
+    from tests.factories import TrackerFactory
+    from tracking.models import Tracker
+
+    world.tracker_a2 = TrackerFactory(production_run=world.run_a, label="Second pallet")
+    for n, tracker in enumerate((world.tracker_a, world.tracker_a2, world.tracker_b)):
+        Tracker.objects.filter(pk=tracker.pk).update(
+            last_point=Point((163 + n) / 10, 48.2, srid=4326), last_report_at=timezone.now()
+        )
+    return world
+
+
+@pytest.mark.parametrize("persona_name", ["anonymous", *PERSONAS])
+def test_isolation_link_holder_sees_exactly_the_linked_tracker(client, link_world, persona_name):
+    """The link is the scope: whoever holds it (logged in or not) sees its tracker alone."""
+    from tracking.models import Tracker
+
+    world = link_world
+    if persona_name != "anonymous":
+        client.force_login(getattr(world, persona_name))
+    token = _share(world, tracker=world.tracker_a).token
+    trackers, html = _shown(client.get(reverse("portal:share-page", args=[token])))
+    assert [t["geometry"]["coordinates"] for t in trackers] == [[16.3, 48.2]]
+    assert "Second pallet" not in html  # the other tracker of the same client and run
+    _assert_no_mac_of(html, Tracker.objects.all())
+
+
+def test_isolation_link_holder_sees_the_linked_run_only(client, link_world):
+    from tracking.models import Tracker
+
+    world = link_world
+    token = _share(world, production_run=world.run_a).token
+    trackers, html = _shown(client.get(reverse("portal:share-page", args=[token])))
+    assert sorted(t["geometry"]["coordinates"][0] for t in trackers) == [16.3, 16.4]  # not B's
+    _assert_no_mac_of(html, Tracker.objects.all())
+
+
+def test_isolation_link_holder_gets_no_portal_page(client, link_world):
+    token = _share(link_world, tracker=link_world.tracker_a).token
+    assert client.get(reverse("portal:share-page", args=[token])).status_code == 200
+    for page in PAGES:
+        response = client.get(page.url(link_world))
+        assert response.status_code == 302, page.name
+        assert reverse("login") in response["Location"]
+
+
+def test_isolation_dead_links_answer_one_404(client, link_world):
+    world = link_world
+    expired = _share(world, tracker=world.tracker_a)
+    ShareLink.objects.filter(pk=expired.link.pk).update(expires_at=timezone.now())
+    revoked = _share(world, tracker=world.tracker_a)
+    services.share_link_revoke(user=world.a_admin, link=revoked.link)
+    responses = [
+        client.get(reverse("portal:share-page", args=[token]))
+        for token in (expired.token, revoked.token, "never-issued-" + "x" * 30)
+    ]
+    assert {r.status_code for r in responses} == {404}
+    assert len({r.content for r in responses}) == 1
 
 
 # --- The partner API ---------------------------------------------------------------------
