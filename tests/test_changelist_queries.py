@@ -26,6 +26,7 @@ from tracking.models import (
     LocationReport,
     Membership,
     ProductionRun,
+    ShareLink,
     Tracker,
 )
 
@@ -109,6 +110,15 @@ def _rows(model, n, world):
             AuditEvent(actor=user, client=world.client_a, action="x") for _ in range(n)
         )
         return
+    if model is ShareLink:
+        user = UserFactory()
+        targets = [{"tracker": world.tracker_a}, {"production_run": world.run_a}]
+        ShareLink.objects.bulk_create(
+            ShareLink(client=world.client_a, token_hash=f"{next(_serial):064d}",
+                      created_by=user, expires_at=now + timedelta(days=1), **targets[i % 2])
+            for i in range(n)
+        )  # fmt: skip
+        return
     trackers = _trackers(n)
     Tracker.objects.filter(pk__in=[t.pk for t in trackers]).update(production_run=world.run_a)
     if model is TrackerFetchState:
@@ -144,7 +154,7 @@ def _rows(model, n, world):
 CHANGELISTS = [
     Tracker, KeyBatch, Client, Brand, Membership, ProductionRun, CustomerOrder, Place,
     AppleAccount, FetchRun, City, AuditEvent, TrackerFetchState, LocationReport, HourlyRollup,
-    StatusHistory,
+    StatusHistory, ShareLink,
 ]  # fmt: skip
 
 
