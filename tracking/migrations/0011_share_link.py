@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracking', '0009_event_silent_index_partial'),
+        ('tracking', '0010_event_lazy_payloads_and_alert_types'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
