@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import DateTimeField, F, QuerySet, Subquery, Value, Window
+from django.db.models import DateTimeField, F, OuterRef, Q, QuerySet, Subquery, Value, Window
 from django.db.models.functions import Coalesce, Lag, Lead
 from django.utils import timezone
 
@@ -31,6 +31,34 @@ def status_history_list(*, user, tracker: Tracker) -> QuerySet[StatusHistory]:
 
 
 _CHANGE_ORDER = [F("at").asc(), F("id").asc()]
+
+
+def recent_status_change_list(*, user, since: datetime, limit: int = 50) -> list[StatusHistory]:
+    """The visible trackers' status changes at or after `since`, newest first, at most
+    `limit`, in one query; each with its tracker, the place it arrived at and
+    `from_place_name` (the place the tracker's previous change arrived at: the one it left)."""
+    previous = StatusHistory.objects.filter(
+        Q(at__lt=OuterRef("at")) | Q(at=OuterRef("at"), id__lt=OuterRef("id")),
+        tracker=OuterRef("tracker"),
+    ).order_by("-at", "-id")
+    return list(
+        StatusHistory.objects.visible_to(user)
+        .filter(at__gte=since)
+        .select_related("tracker", "place")
+        .only(
+            "from_status",
+            "to_status",
+            "at",
+            "tracker__id",
+            "tracker__mac_address",
+            "tracker__label",
+            "place__id",
+            "place__name",
+            "place__kind",
+        )  # fmt: skip
+        .annotate(from_place_name=Subquery(previous.values("place__name")[:1]))
+        .order_by("-at", "-id")[:limit]
+    )
 
 
 def _with_neighbours(changes: QuerySet, *, left_at_after_last=None) -> QuerySet:

@@ -7,6 +7,11 @@ from .views import dashboard, history, shares
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path(
+        "clients/<int:pk>/silent-threshold/",
+        dashboard.silent_threshold,
+        name="silent-threshold",
+    ),
     path("runs/<int:pk>/", dashboard.production_run_detail, name="run-detail"),
     path("trackers/<int:pk>/history/", history.tracker_history, name="tracker-history"),
     # A share link's public page: no login, scoped by the link (its token's hash).

@@ -208,6 +208,49 @@ def test_isolation_dead_links_answer_one_404(client, link_world):
     assert len({r.content for r in responses}) == 1
 
 
+@dataclass(frozen=True)
+class PortalWrite:
+    name: str
+    url: Callable[[object], str]
+    owner: str
+    body: Callable[[object], dict]
+    ok: int = 302
+
+
+PORTAL_WRITES = [
+    PortalWrite(
+        "silent threshold A",
+        lambda w: reverse("portal:silent-threshold", args=[w.client_a.pk]),
+        "a",
+        lambda w: {"silent_after_hours": "12"},
+    ),
+]
+
+
+def _portal_write_expected(write: PortalWrite, persona: str) -> int:
+    if persona == "staff" or persona == f"{write.owner}_admin":
+        return write.ok
+    return 403 if PERSONAS[persona] == write.owner else 404
+
+
+@pytest.mark.parametrize("write", PORTAL_WRITES, ids=lambda w: w.name)
+@pytest.mark.parametrize("persona_name", list(PERSONAS))
+def test_portal_write_matrix_admins_only(client, world, write, persona_name):
+    client.force_login(getattr(world, persona_name))
+    response = client.post(write.url(world), write.body(world))
+    assert response.status_code == _portal_write_expected(write, persona_name), (
+        write.name,
+        persona_name,
+    )
+
+
+@pytest.mark.parametrize("write", PORTAL_WRITES, ids=lambda w: w.name)
+def test_portal_write_matrix_anonymous_is_refused(client, world, write):
+    response = client.post(write.url(world), write.body(world))
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
+
+
 # --- The partner API ---------------------------------------------------------------------
 
 

@@ -48,6 +48,34 @@ def tracker_feature(tracker, *, url: str = "") -> Feature | None:
     }
 
 
+def tracker_position_features(rows: Iterable[dict[str, Any]]) -> list[Feature]:
+    """Compact tracker points for maps of many trackers (clustered, refreshed), from
+    selectors.tracker_position_list rows. Coordinates are rounded to 6 decimals (about 0.1 m),
+    empty properties are left out, and there is no URL per tracker: the map builds it from
+    its `tracker_url` pattern and the id."""
+    features = []
+    for row in rows:
+        properties = {"kind": "tracker", "id": row["id"], "mac": row["mac_address"],
+                      "status": row["status"]}  # fmt: skip
+        if row["label"]:
+            properties["label"] = row["label"]
+        if row["last_report_at"]:
+            properties["last_report_at"] = _at(row["last_report_at"])
+        if row["nearest_city"]:
+            properties["city"] = row["nearest_city"]
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [round(row["lon"], 6), round(row["lat"], 6)],
+                },
+                "properties": properties,
+            }
+        )
+    return features
+
+
 def track_feature(
     points: Sequence[tuple[float, float, datetime, int]], *, resolution: str = "reports"
 ) -> Feature | None:

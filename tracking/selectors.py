@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from django.db.models import F, FloatField, Func, QuerySet, Value
+from collections import defaultdict
+from datetime import datetime
+
+from django.db.models import (
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Now
 from django.http import Http404
 
 from .models import (
@@ -58,6 +72,65 @@ def tracker_list(*, user, production_run: ProductionRun | None = None) -> QueryS
 
 def tracker_get(*, user, pk: int) -> Tracker:
     return get_visible_or_404(Tracker.objects.all(), user, pk=pk)
+
+
+def tracker_status_counts(*, user, production_runs=None) -> dict[int | None, dict[str, int]]:
+    """Trackers in production (not retired) by run and status, in one aggregate query:
+    {run id: {status: n, ...}}, every status present (0 when none)."""
+    trackers = Tracker.objects.visible_to(user).exclude(lifecycle_state=Tracker.Lifecycle.RETIRED)
+    if production_runs is not None:
+        trackers = trackers.filter(production_run__in=production_runs)
+    counts: dict[int | None, dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(Tracker.Status.values, 0)
+    )
+    rows = (
+        trackers.order_by()
+        .values_list("production_run_id", "status")
+        .annotate(n=Count("id"))
+        .values_list("production_run_id", "status", "n")
+    )
+    for run_id, status, n in rows:
+        counts[run_id][status] = n
+    return counts
+
+
+def tracker_position_list(*, user, production_run: ProductionRun | None = None) -> QuerySet:
+    """The last position of every visible tracker in production that has one, as plain rows
+    (id, mac_address, label, status, last_report_at, nearest_city, lon, lat) for the maps:
+    no geometry object per row, so thousands of trackers cost one query and little Python."""
+    trackers = Tracker.objects.visible_to(user).filter(
+        lifecycle_state=Tracker.Lifecycle.ACTIVE, last_point__isnull=False
+    )
+    if production_run is not None:
+        trackers = trackers.filter(production_run=production_run)
+    return (
+        trackers.annotate(**coordinates("last_point"))
+        .values(
+            "id", "mac_address", "label", "status", "last_report_at", "nearest_city", "lon", "lat"
+        )  # fmt: skip
+        .order_by("id")
+    )
+
+
+def silent_tracker_list(*, user, now: datetime | None = None) -> QuerySet[Tracker]:
+    """Trackers in production that reported once and then nothing for longer than their
+    client's `silent_after_hours`, the longest silent first; each with `silent_since`."""
+    threshold = Func(
+        F("client__silent_after_hours"),
+        template="make_interval(hours => %(expressions)s)",
+        output_field=DurationField(),
+    )
+    cutoff = ExpressionWrapper(
+        (Value(now, output_field=DateTimeField()) if now else Now()) - threshold,
+        output_field=DateTimeField(),
+    )
+    return (
+        Tracker.objects.visible_to(user)
+        .filter(lifecycle_state=Tracker.Lifecycle.ACTIVE, last_report_at__lt=cutoff)
+        .select_related("production_run")
+        .only("id", "mac_address", "label", "last_report_at", "client_id", "production_run__name")
+        .order_by("last_report_at", "id")
+    )
 
 
 def membership_list(*, user) -> QuerySet[Membership]:

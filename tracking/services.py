@@ -282,6 +282,27 @@ def client_save(*, name: str, client: Client | None = None, user=None) -> Client
 
 
 @transaction.atomic
+def client_silent_threshold_set(*, user, client: Client, hours) -> Client:
+    """Change after how many hours without a report the client's trackers count as silent
+    (the dashboard's list, the tracker.silent event). For the client's admins and staff."""
+    _require_admin(user=user, client=client)
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    before = client.silent_after_hours
+    try:
+        client.silent_after_hours = int(str(hours).strip())
+    except ValueError:
+        raise ValidationError(
+            {"silent_after_hours": f"{hours!r} is not a whole number of hours."}
+        ) from None
+    client.full_clean(validate_unique=False, validate_constraints=False)
+    if client.silent_after_hours != before:
+        client.save(update_fields=["silent_after_hours"])
+        _tenancy_audit("client.silent_after_hours", user=user, client=client, target=client.name,
+               before=before, after=client.silent_after_hours)  # fmt: skip
+    return client
+
+
+@transaction.atomic
 def brand_save(*, client: Client, name: str, brand: Brand | None = None, user=None) -> Brand:
     brand = brand or Brand()
     brand.client, brand.name = client, name

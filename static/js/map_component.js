@@ -4,44 +4,103 @@
 // Feature kinds (tracking/geojson.py): "tracker" (point coloured by status, with its
 // accuracy circle), "track" (line and its points), "place" (circle of radius_m, or polygon).
 // Tiles are decoration: everything here is vector, drawn whether tiles load or not.
+//
+// Options come from data attributes on the component's wrapper (.map-component):
+//   data-cluster        trackers as markers grouped by Leaflet.markercluster (many trackers)
+//   data-tracker-url    a tracker's page, "{id}" standing for its id (compact features
+//                       carry no URL of their own)
+//   data-refresh-url    a GeoJSON endpoint with the trackers' current positions, fetched every
+//   data-refresh-seconds  seconds; the trackers are redrawn in place, the view kept.
+//
+// Every text from the data (names, labels, cities) goes into the page as text (textContent,
+// Leaflet's title option), never as HTML.
 (function () {
   "use strict";
   var STATUS_COLOURS = {
     DELIVERED: "#2e7d32", IN_STORAGE: "#ef6c00", IN_TRANSIT: "#1565c0", UNKNOWN: "#607d8b",
   };
+  var STATUS_LABELS = {
+    DELIVERED: "Delivered", IN_STORAGE: "In storage", IN_TRANSIT: "In transit", UNKNOWN: "Unknown",
+  };
   var PLACE_COLOURS = { DELIVERY: "#2e7d32", STORAGE: "#ef6c00" };
 
-  function escape(text) {
-    var div = document.createElement("div");
-    div.textContent = text == null ? "" : String(text);
-    return div.innerHTML;
+  // el("a", {href: url}, "text", child, ...) -> an element; strings become text nodes.
+  function el(tag, attributes) {
+    var node = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (name) {
+      if (attributes[name] != null && attributes[name] !== "") {
+        node.setAttribute(name, attributes[name]);
+      }
+    });
+    for (var i = 2; i < arguments.length; i += 1) {
+      var child = arguments[i];
+      if (child == null || child === "") { continue; }
+      node.appendChild(typeof child === "string" || typeof child === "number"
+        ? document.createTextNode(String(child)) : child);
+    }
+    return node;
+  }
+
+  function lines(parts) {
+    var box = el("div", { "class": "map-popup" });
+    parts.forEach(function (part) {
+      if (part == null || part === "") { return; }
+      if (box.childNodes.length) { box.appendChild(el("br")); }
+      box.appendChild(typeof part === "string" ? document.createTextNode(part) : part);
+    });
+    return box;
   }
 
   function when(iso) {
     return iso ? iso.replace("T", " ").slice(0, 16) + " UTC" : "never";
   }
 
-  function link(url, html) {
-    return url ? '<a href="' + escape(url) + '">' + html + "</a>" : html;
-  }
-
   function latLng(coordinates) {
     return [coordinates[1], coordinates[0]];
   }
 
+  function trackerUrl(p, options) {
+    if (p.url) { return p.url; }
+    return options.trackerUrl ? options.trackerUrl.replace("{id}", String(p.id)) : "";
+  }
+
+  function statusLabel(p) {
+    return p.status_label || STATUS_LABELS[p.status] || String(p.status);
+  }
+
   function drawPlace(feature, layer) {
     var p = feature.properties;
+    var kind = String(p.place_kind).toLowerCase();
     var style = { color: PLACE_COLOURS[p.place_kind] || "#555", weight: 2, fillOpacity: 0.12,
-      className: "map-place map-place-" + String(p.place_kind).toLowerCase() };
+      className: "map-place map-place-" + kind };
     var shape = feature.geometry.type === "Polygon"
       ? L.polygon(feature.geometry.coordinates.map(function (ring) { return ring.map(latLng); }), style)
       : L.circle(latLng(feature.geometry.coordinates), Object.assign({ radius: p.radius_m }, style));
-    shape.bindTooltip(escape(p.name) + " (" + escape(String(p.place_kind).toLowerCase()) + ")");
-    if (p.url) { shape.bindPopup(link(p.url, escape(p.name))); }
+    shape.bindTooltip(el("span", { "class": "map-place-name" }, String(p.name), " (" + kind + ")"));
+    if (p.url) { shape.bindPopup(lines([el("a", { href: p.url }, String(p.name))])); }
     return shape.addTo(layer);
   }
 
-  function drawTracker(feature, layer) {
+  function trackerPopup(p, options) {
+    var url = trackerUrl(p, options);
+    var title;
+    if (p.mac) {
+      var mac = el("code", {}, String(p.mac));
+      title = el("span", {}, url ? el("a", { href: url }, mac) : mac);
+      if (p.label) { title.appendChild(document.createTextNode(" · " + p.label)); }
+    } else {  // A share link's page sends no MAC: the label names the tracker there.
+      title = el("span", {}, String(p.label || ""));
+    }
+    return lines([
+      title,
+      statusLabel(p),
+      when(p.last_report_at),
+      p.accuracy_m ? "± " + Math.round(p.accuracy_m) + " m" : "",
+      p.city ? "near " + p.city : "",
+    ]);
+  }
+
+  function drawTracker(feature, layer, options) {
     var p = feature.properties;
     var colour = STATUS_COLOURS[p.status] || STATUS_COLOURS.UNKNOWN;
     var at = latLng(feature.geometry.coordinates);
@@ -52,16 +111,24 @@
     }
     var marker = L.circleMarker(at, { radius: 7, color: "#fff", weight: 2, fillColor: colour,
       fillOpacity: 0.95, className: "map-tracker map-status-" + String(p.status).toLowerCase() });
-    marker.bindPopup(
-      // A share link's page sends no MAC: the label names the tracker there.
-      (p.mac ? link(p.url, "<code>" + escape(p.mac) + "</code>") + (p.label ? " · " + escape(p.label) : "")
-        : escape(p.label)) +
-      "<br>" + escape(p.status_label) + "<br>" + when(p.last_report_at) +
-      (p.accuracy_m ? "<br>± " + Math.round(p.accuracy_m) + " m" : "") +
-      (p.city ? "<br>near " + escape(p.city) : "")
-    );
+    marker.bindPopup(trackerPopup(p, options));
     shapes.push(marker.addTo(layer));
     return shapes;
+  }
+
+  // A tracker as a marker a cluster group can hold: a dot coloured by status (CSS classes in
+  // map_component.css), its label or MAC as the hover title.
+  function trackerMarker(feature, options) {
+    var p = feature.properties;
+    var marker = L.marker(latLng(feature.geometry.coordinates), {
+      icon: L.divIcon({ className: "map-tracker map-tracker-dot map-status-" +
+        String(p.status).toLowerCase(), iconSize: [14, 14] }),
+      title: (p.label || p.mac || "") + " · " + statusLabel(p),
+      keyboard: true,
+    });
+    marker.trackerId = p.id;
+    marker.bindPopup(trackerPopup(p, options));
+    return marker;
   }
 
   function drawTrack(feature, layer) {
@@ -76,48 +143,132 @@
     return shapes;
   }
 
-  var DRAW = { place: drawPlace, tracker: drawTracker, track: drawTrack };
+  var DRAW = { place: drawPlace, track: drawTrack };
 
-  // Draws the collection on the map; returns {layer, counts} and fits the map to it.
+  function clusterGroup() {
+    return L.markerClusterGroup({
+      showCoverageOnHover: false,
+      maxClusterRadius: 50,
+      chunkedLoading: true,  // thousands of markers without freezing the page
+    });
+  }
+
+  // Draws the tracker features into `group` (a cluster group or a feature group); returns
+  // how many.
+  function drawTrackers(group, features, options) {
+    var trackers = features.filter(function (feature) {
+      return feature.properties.kind === "tracker";
+    });
+    if (options.cluster) {
+      group.addLayers(trackers.map(function (feature) { return trackerMarker(feature, options); }));
+    } else {
+      trackers.forEach(function (feature) { drawTracker(feature, group, options); });
+    }
+    return trackers.length;
+  }
+
+  // Draws the collection on the map; returns {layer, trackers, counts} and fits the map to it.
+  // Trackers go into a group of their own (`trackers`: a cluster group with options.cluster),
+  // so a refresh redraws them alone.
   function draw(map, collection, options) {
     options = options || {};
     var layer = L.featureGroup().addTo(map);
+    var trackers = (options.cluster ? clusterGroup() : L.featureGroup()).addTo(map);
     var counts = { place: 0, tracker: 0, track: 0 };
     // Places first, so trackers and tracks stay clickable above them.
-    var order = { place: 0, track: 1, tracker: 2 };
-    collection.features.slice().sort(function (a, b) {
+    var order = { place: 0, track: 1 };
+    collection.features.filter(function (feature) {
+      return feature.properties.kind !== "tracker";
+    }).sort(function (a, b) {
       return order[a.properties.kind] - order[b.properties.kind];
     }).forEach(function (feature) {
       var kind = feature.properties.kind;
-      if (DRAW[kind]) { DRAW[kind](feature, layer); counts[kind] += 1; }
+      if (DRAW[kind]) { DRAW[kind](feature, layer, options); counts[kind] += 1; }
     });
-    var bounds = layer.getBounds();
-    if (bounds.isValid()) {
-      var fit = function () {
-        map.fitBounds(bounds, { padding: [24, 24], maxZoom: options.maxZoom || 16 });
-      };
-      fit();
-      // Until someone moves the map, keep everything in view when the page is resized
-      // (a phone turned sideways, a sidebar collapsed).
-      var moved = false;
-      map.once("dragstart zoomstart", function () { moved = true; });
-      map.on("resize", function () { if (!moved) { fit(); } });
-    }
-    return { layer: layer, counts: counts };
+    counts.tracker = drawTrackers(trackers, collection.features, options);
+    var drawn = { layer: layer, trackers: trackers, counts: counts, fitted: false };
+    fitOnce(map, drawn, options);
+    return drawn;
+  }
+
+  function bounds(drawn) {
+    var all = drawn.layer.getBounds();
+    var trackers = drawn.trackers.getBounds();
+    return all.isValid() ? (trackers.isValid() ? all.extend(trackers) : all) : trackers;
+  }
+
+  function fitOnce(map, drawn, options) {
+    var box = bounds(drawn);
+    if (drawn.fitted || !box.isValid()) { return; }
+    drawn.fitted = true;
+    var fit = function () {
+      map.fitBounds(bounds(drawn), { padding: [24, 24], maxZoom: options.maxZoom || 16 });
+    };
+    fit();
+    // Until someone moves the map, keep everything in view when the page is resized
+    // (a phone turned sideways, a sidebar collapsed).
+    var moved = false;
+    map.once("dragstart zoomstart", function () { moved = true; });
+    map.on("resize", function () { if (!moved) { fit(); } });
+  }
+
+  function optionsOf(container) {
+    var wrapper = container.closest(".map-component");
+    var data = wrapper ? wrapper.dataset : {};
+    return {
+      cluster: data.cluster === "true",
+      trackerUrl: data.trackerUrl || "",
+      refreshUrl: data.refreshUrl || "",
+      refreshSeconds: Math.max(1, parseInt(data.refreshSeconds, 10) || 60),
+    };
+  }
+
+  // Fetches the trackers' positions and redraws them in place; the user's view is kept.
+  function refresh(container) {
+    var state = container.trackerMap;
+    return fetch(state.options.refreshUrl, {
+      credentials: "same-origin",
+      headers: { Accept: "application/geo+json, application/json" },
+    }).then(function (response) {
+      var type = response.headers.get("Content-Type") || "";
+      if (!response.ok || type.indexOf("json") === -1) {
+        // Logged out (the login page) or an error: keep the last positions, try again later.
+        throw new Error("refresh answered " + response.status);
+      }
+      return response.json();
+    }).then(function (collection) {
+      state.drawn.trackers.clearLayers();
+      var count = drawTrackers(state.drawn.trackers, collection.features, state.options);
+      fitOnce(state.map, state.drawn, state.options);
+      container.dataset.trackers = count;
+      container.dataset.refreshes = (parseInt(container.dataset.refreshes, 10) || 0) + 1;
+      container.dataset.refreshedAt = new Date().toISOString();
+      delete container.dataset.refreshError;
+    }).catch(function (error) {
+      container.dataset.refreshError = String(error.message || error);
+    });
   }
 
   // django-leaflet callback: finds the map's data by its container's id.
   function init(map) {
     var container = map.getContainer();
     var source = document.getElementById(container.id + "-data");
-    var drawn = draw(map, JSON.parse(source.textContent));
+    var options = optionsOf(container);
+    var drawn = draw(map, JSON.parse(source.textContent), options);
     container.dataset.places = drawn.counts.place;
     container.dataset.trackers = drawn.counts.tracker;
     container.dataset.tracks = drawn.counts.track;
     container.dataset.ready = "true";
-    container.trackerMap = { map: map, layer: drawn.layer };
+    container.trackerMap = { map: map, layer: drawn.layer, trackers: drawn.trackers, drawn: drawn,
+      options: options };
+    if (options.refreshUrl) {
+      container.dataset.refreshes = "0";
+      window.setInterval(function () {
+        if (!document.hidden) { refresh(container); }
+      }, options.refreshSeconds * 1000);
+    }
   }
 
-  window.TrackerMap = { init: init, draw: draw, STATUS_COLOURS: STATUS_COLOURS,
-    PLACE_COLOURS: PLACE_COLOURS };
+  window.TrackerMap = { init: init, draw: draw, refresh: refresh, STATUS_COLOURS: STATUS_COLOURS,
+    STATUS_LABELS: STATUS_LABELS, PLACE_COLOURS: PLACE_COLOURS };
 })();
