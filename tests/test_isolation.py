@@ -24,7 +24,7 @@ from django.utils import timezone
 from geofencing import services as geofencing_services
 from geofencing.models import Place
 from tracking import services
-from tracking.models import ShareLink
+from tracking.models import Notification, ShareLink
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Page:
     url: Callable[[object], str]
     owner: str | None
     api: bool = False
+    admin_only: bool = False  # the owner's viewers get 403
 
 
 PAGES = [
@@ -61,6 +62,20 @@ PAGES = [
         lambda w: reverse("portal:share-links") + f"?run={w.run_b.pk}",
         owner="b",
     ),
+    Page("alerts", lambda w: reverse("portal:alerts"), owner=None),
+    Page(
+        "alert rules A",
+        lambda w: reverse("portal:alert-rules", args=[w.client_a.pk]),
+        owner="a",
+        admin_only=True,
+    ),
+    Page(
+        "alert rules B",
+        lambda w: reverse("portal:alert-rules", args=[w.client_b.pk]),
+        owner="b",
+        admin_only=True,
+    ),
+    Page("notifications", lambda w: reverse("portal:notifications"), owner=None),
 ]
 
 PERSONAS = {"staff": None, "a_admin": "a", "a_viewer": "a", "b_admin": "b"}
@@ -68,6 +83,8 @@ PERSONAS = {"staff": None, "a_admin": "a", "a_viewer": "a", "b_admin": "b"}
 
 def _expected(page: Page, persona: str) -> int:
     client = PERSONAS[persona]
+    if page.admin_only and persona == "a_viewer" and client == page.owner:
+        return 403
     if page.owner is None or persona == "staff" or client == page.owner:
         return 200
     return 404
@@ -490,3 +507,28 @@ def test_api_isolation_matrix_lists_only_own_rows(client, with_order):
     for name, ids in expected.items():
         rows = client.get(reverse(f"api:{name}-list")).json()["results"]
         assert [row["id"] for row in rows] == ids, name
+
+
+# --- Portal writes that are one person's own -----------------------------------------------
+
+
+@pytest.mark.parametrize("persona_name", list(PERSONAS))
+def test_isolation_notifications_are_marked_read_by_their_person_only(client, world, persona_name):
+    note = Notification.objects.create(
+        user=world.a_viewer, kind="tracker.arrived", occurred_at=timezone.now()
+    )
+    client.force_login(getattr(world, persona_name))
+    response = client.post(reverse("portal:notification-read", args=[note.pk]))
+    assert response.status_code == (302 if persona_name == "a_viewer" else 404)
+    client.post(reverse("portal:notifications-read-all"))
+    note.refresh_from_db()
+    assert (note.read_at is not None) == (persona_name == "a_viewer")
+
+
+@pytest.mark.parametrize(
+    "name", ["portal:notification-read", "portal:notifications-read-all", "portal:alert-rules"]
+)
+def test_isolation_alert_writes_refuse_anonymous_callers(client, world, name):
+    args = [] if name.endswith("read-all") else [world.client_a.pk]
+    response = client.post(reverse(name, args=args))
+    assert response.status_code == 302 and reverse("login") in response["Location"]

@@ -52,4 +52,22 @@ SCHEDULES: list[Schedule] = [
         every_seconds=600,
         description="Announce trackers silent longer than their client's threshold.",
     ),
+    Schedule(
+        name="alerts: notify",
+        task="tracking.tasks.notify_alerts",
+        every_seconds=60,
+        description="Turn new events into customer notifications and e-mail them.",
+    ),
+    Schedule(
+        name="alerts: daily digests",
+        task="tracking.tasks.send_alert_digests",
+        every_seconds=3600,
+        description="E-mail the digests of the people whose local digest hour it is.",
+    ),
+    Schedule(
+        name="alerts: operations checks",
+        task="trackersite.tasks.check_operations",
+        every_seconds=300,
+        description="Alert staff: Apple logins needed, fetching failing, runs ending tomorrow.",
+    ),
 ]

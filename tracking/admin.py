@@ -4,6 +4,9 @@ from leaflet.admin import LeafletGeoAdmin
 from . import services
 from .macs import normalize_mac
 from .models import (
+    AlertEmail,
+    AlertRule,
+    AlertSubscription,
     ApiKey,
     AuditEvent,
     Brand,
@@ -13,6 +16,7 @@ from .models import (
     HourlyRollup,
     LocationReport,
     Membership,
+    Notification,
     ShareLink,
     WebhookDelivery,
     WebhookEndpoint,
@@ -206,3 +210,35 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["type"]
     list_select_related = ["client", "tracker"]
     raw_id_fields = ["tracker"]
+
+
+# Customer alerts: rules and subscriptions are written in the portal (through tracking.alerts),
+# notifications and e-mails by the fan-out; admin shows them (an UNCERTAIN e-mail is one a
+# lost worker may or may not have sent: see tracking/alert_emails.py).
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["client", "event_types", "all_runs", "updated_at", "updated_by"]
+    list_select_related = ["client", "updated_by"]
+
+
+@admin.register(AlertSubscription)
+class AlertSubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "client", "delivery", "digest_hour", "all_runs"]
+    list_filter = ["delivery"]
+    list_select_related = ["user", "client"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["kind", "user", "tracker", "occurred_at", "delivery", "state", "read_at"]
+    list_filter = ["kind", "state", "delivery"]
+    list_select_related = ["user", "tracker"]
+    raw_id_fields = ["event", "tracker", "email"]
+
+
+@admin.register(AlertEmail)
+class AlertEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "to_address", "kind", "state", "notification_count", "sent_at"]
+    list_filter = ["state", "kind"]

@@ -20,6 +20,7 @@ from django.db.models.functions import Now
 from django.http import Http404
 
 from .models import (
+    AlertSubscription,
     ApiKey,
     Brand,
     Client,
@@ -27,6 +28,7 @@ from .models import (
     HourlyRollup,
     LocationReport,
     Membership,
+    Notification,
     ProductionRun,
     ShareLink,
     Tracker,
@@ -255,3 +257,33 @@ def share_link_trackers(*, link: ShareLink) -> QuerySet[Tracker]:
     if link.tracker_id is not None:
         return trackers.filter(pk=link.tracker_id)
     return trackers.filter(production_run_id=link.production_run_id).order_by("label", "id")
+
+
+# --- Customer alerts -----------------------------------------------------------------------
+
+
+def notification_list(*, user) -> QuerySet[Notification]:
+    """The person's own notifications, newest first (nobody sees another's, staff included)."""
+    if not user.is_authenticated:
+        return Notification.objects.none()
+    return (
+        Notification.objects.filter(user=user)
+        .listed()
+        .select_related("event", "tracker")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def alert_client_get(*, user, pk: int) -> Client:
+    """A client whose alert rules the user may see: visible (404 otherwise)."""
+    return get_visible_or_404(Client.objects.all(), user, pk=pk)
+
+
+def alert_subscription_list(*, user) -> list[tuple[Membership, AlertSubscription | None]]:
+    """Each of the user's memberships with their subscription to that client (None: none)."""
+    memberships = list(membership_list(user=user))
+    subscriptions = {
+        s.client_id: s
+        for s in AlertSubscription.objects.filter(user=user).prefetch_related("production_runs")
+    }
+    return [(m, subscriptions.get(m.client_id)) for m in memberships]

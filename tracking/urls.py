@@ -2,11 +2,16 @@
 
 from django.urls import path
 
-from .views import integrations, shares
+from .views import alerts, integrations, shares
 
 urlpatterns = [
     path("integrations/", integrations.integrations, name="integrations"),
     path("integrations/keys/<int:pk>/revoke/", integrations.api_key_revoke, name="api-key-revoke"),
     path("shares/", shares.share_links, name="share-links"),
     path("shares/<int:pk>/revoke/", shares.share_link_revoke, name="share-link-revoke"),
+    path("alerts/", alerts.alert_settings, name="alerts"),
+    path("alerts/clients/<int:pk>/rules/", alerts.alert_rules, name="alert-rules"),
+    path("notifications/", alerts.notification_list, name="notifications"),
+    path("notifications/<int:pk>/read/", alerts.notification_read, name="notification-read"),
+    path("notifications/read-all/", alerts.notifications_read_all, name="notifications-read-all"),
 ]

@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from . import alerts
 from .events import event_payloads
 from .models import Event, WebhookDelivery, WebhookEndpoint
 from .services import webhook_secret
@@ -300,9 +301,11 @@ def deliver_due(*, max_seconds: float = 50.0) -> DeliveryRound:
 def dispatch_soon() -> None:
     """Called by writers of events inside their transaction: once it commits, queue a
     delivery run instead of waiting for the beat schedule (every minute). A broker that is
-    down only delays delivery: the events are in the database."""
+    down only delays delivery: the events are in the database. Customer alerts read the
+    same events: their run is queued too."""
     if settings.WEBHOOK_DISPATCH_ON_COMMIT:
         transaction.on_commit(_queue_delivery_run)
+    alerts.notify_soon()
 
 
 def _queue_delivery_run() -> None:

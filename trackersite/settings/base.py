@@ -106,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
+                "tracking.alerts.unread_notifications",
             ],
         },
     },
@@ -269,6 +270,23 @@ WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=100)
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 # Queue a delivery run when events commit (the beat schedule is the safety net).
 WEBHOOK_DISPATCH_ON_COMMIT = env_bool("WEBHOOK_DISPATCH_ON_COMMIT", True)
+
+# --- Customer alerts (tracking/alerts.py) -------------------------------------------------
+# Links in alert e-mails are absolute: SITE_URL is the portal's address as people reach it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# A tracker flapping at a place's edge alerts once per this period per (tracker, event type,
+# person); the alerts in between are kept (debounced) but neither listed nor e-mailed.
+ALERTS_DEBOUNCE_MINUTES = env.float("ALERTS_DEBOUNCE_MINUTES", default=30.0)
+# An e-mail lists this many alerts, then "and N more".
+ALERTS_EMAIL_MAX_LISTED = env.int("ALERTS_EMAIL_MAX_LISTED", default=50)
+# A claimed e-mail is the worker's for this long; see AlertEmail for what happens after.
+ALERTS_EMAIL_LEASE_SECONDS = env.float("ALERTS_EMAIL_LEASE_SECONDS", default=120.0)
+# Events per fan-out transaction.
+ALERTS_FAN_OUT_BATCH = env.int("ALERTS_FAN_OUT_BATCH", default=20_000)
+# Queue a fan-out when events commit (the beat schedule, every minute, is the safety net).
+ALERTS_FAN_OUT_ON_COMMIT = env_bool("ALERTS_FAN_OUT_ON_COMMIT", True)
+# Staff are alerted when every fetch has failed for this long.
+ALERTS_FETCH_FAILING_MINUTES = env.float("ALERTS_FETCH_FAILING_MINUTES", default=30.0)
 
 # --- Content-Security-Policy (django-csp) ---------------------------------------------------
 # Scripts only from our own origin or inline with this response's nonce ({{ CSP_NONCE }} in

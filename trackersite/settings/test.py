@@ -14,3 +14,8 @@ FINDMY_HTTP_TIMEOUT_SECONDS = env.float("FINDMY_HTTP_TIMEOUT_SECONDS", default=5
 # Tests queue delivery runs themselves, on a broker database and queue of their own.
 WEBHOOK_DISPATCH_ON_COMMIT = False
 WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # the receivers run on 127.0.0.1
+ALERTS_FAN_OUT_ON_COMMIT = False  # tests run the fan-out themselves
+# pytest-django collects e-mails in django.core.mail.outbox; a worker a test starts may
+# write them to files instead (EMAIL_BACKEND and EMAIL_FILE_PATH from its environment).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="")
