@@ -22,6 +22,12 @@ def test_seed_demo_is_idempotent_and_the_customer_sees_the_live_run(db, client):
     # The demo Apple account comes from a login against the simulator, not from seed data.
     assert not AppleAccount.objects.exists()
 
+    # The customer follows the demo client's alerts, which are on (the demo shows them).
+    from tracking.models import AlertRule, AlertSubscription
+
+    assert AlertSubscription.objects.get(user__username="customer").delivery == "IMMEDIATE"
+    assert "tracker.delivered" in AlertRule.objects.get().event_types
+
     # Through the login form, as a person logs in (the login throttle needs the request).
     login = {"username": "customer", "password": "customer-demo-pass"}
     assert client.post("/accounts/login/", login).status_code == 302

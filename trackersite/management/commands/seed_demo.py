@@ -17,7 +17,17 @@ from django.utils import timezone
 
 from fleet import services as fleet
 from geofencing.services import places_seed_demo
-from tracking.models import Brand, Client, KeyBatch, Membership, ProductionRun
+from tracking import alerts
+from tracking.models import (
+    AlertRule,
+    AlertSubscription,
+    Brand,
+    Client,
+    Event,
+    KeyBatch,
+    Membership,
+    ProductionRun,
+)
 
 DEMO_STAFF = ("admin", "admin-demo-pass")
 DEMO_CUSTOMER = ("customer", "customer-demo-pass")
@@ -61,6 +71,20 @@ class Command(BaseCommand):
             order = fleet.order_create(client=client, reference=DEMO_ORDER, quantity=50, user=admin)
             fleet.order_allocate(order=order, count=50, user=admin)
             fleet.trackers_import(production_run=run, order=order, user=admin)
+
+        # Alerts on: the customer hears at once of arrivals, deliveries and silences (the
+        # console shows the e-mails; the portal lists them under the bell).
+        if not AlertRule.objects.filter(client=client).exists():
+            alerts.alert_rule_save(
+                user=customer,
+                client=client,
+                event_types=[t for t in Event.Type.values if t != Event.Type.STATUS_CHANGED],
+                all_runs=True,
+            )
+        if not AlertSubscription.objects.filter(user=customer, client=client).exists():
+            alerts.alert_subscription_save(
+                user=customer, client=client, delivery=AlertSubscription.Delivery.IMMEDIATE
+            )
 
         self.stdout.write(self.style.SUCCESS("Demo data is ready."))
         self.stdout.write(f"  staff login:     {DEMO_STAFF[0]} / {DEMO_STAFF[1]}  (/admin/)")
