@@ -17,12 +17,14 @@ A worker that dies between 2 and the mark leaves a SENDING e-mail that may or ma
 reached the mail server: when its lease runs out it becomes UNCERTAIN and is NOT sent again.
 A person may miss that one e-mail (the alerts stay in the portal's list, unread), but never
 gets it twice; a resend would reuse the same Message-ID, which not every mail client
-deduplicates. Staff see UNCERTAIN e-mails in admin.
+deduplicates. Staff see UNCERTAIN e-mails in admin. A mail server that refuses or cannot be
+reached took nothing: that e-mail is RELEASED at once and its alerts go out with the next run.
 """
 
 from __future__ import annotations
 
 import logging
+import smtplib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -207,9 +209,26 @@ def _send(email: AlertEmail) -> bool:
         ).update(state=AlertEmail.State.SENDING)
     if not ours:
         return False
-    message.send()
+    try:
+        message.send()
+    except (smtplib.SMTPServerDisconnected, TimeoutError):
+        raise  # cut off mid-conversation: maybe accepted; UNCERTAIN when the lease ends
+    except (smtplib.SMTPException, OSError) as exc:
+        # Refused or unreachable before the hand-over: nothing was sent, send it afresh.
+        logger.warning("alert e-mail %s not accepted (%s); sent again later", email.pk, exc)
+        _release([email.pk], now=timezone.now())
+        return False
     email_mark_sent(email)
     return True
+
+
+def _release(email_ids: list, *, now: datetime) -> None:
+    """E-mails that never reached the mail server: their notifications are pending again."""
+    with transaction.atomic():
+        Notification.objects.filter(email_id__in=email_ids).update(
+            state=Notification.State.PENDING, email=None
+        )
+        AlertEmail.objects.filter(pk__in=email_ids).update(state=AlertEmail.State.RELEASED)
 
 
 def email_mark_sent(email: AlertEmail) -> None:
@@ -226,10 +245,7 @@ def emails_expire_leases(*, now: datetime | None = None) -> tuple[int, int]:
     now = now or timezone.now()
     expired = AlertEmail.objects.filter(lease_until__lte=now).select_for_update(skip_locked=True)
     claimed = list(expired.filter(state=AlertEmail.State.CLAIMED).values_list("pk", flat=True))
-    Notification.objects.filter(email_id__in=claimed).update(
-        state=Notification.State.PENDING, email=None
-    )
-    AlertEmail.objects.filter(pk__in=claimed).update(state=AlertEmail.State.RELEASED)
+    _release(claimed, now=now)
     uncertain = AlertEmail.objects.filter(
         pk__in=expired.filter(state=AlertEmail.State.SENDING).values("pk")
     ).update(state=AlertEmail.State.UNCERTAIN)

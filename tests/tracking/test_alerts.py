@@ -503,3 +503,24 @@ def test_the_notify_task_in_a_worker_fans_out_and_emails(world, tmp_path):
     written = list(tmp_path.iterdir())
     assert len(written) == 1  # one e-mail for the three alerts
     assert written[0].read_text().count("Delivered at Shop Vienna") >= 3
+
+
+@pytest.mark.django_db
+def test_a_mail_server_that_refuses_leaves_the_alerts_to_be_sent_again(world, settings):
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # nothing listens there once closed
+    rule(world)
+    follow(world.a_admin, world.client_a)
+    event(world.tracker_a, "tracker.delivered")
+    alerts.notifications_fan_out()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    assert alert_emails.emails_send_due().emails == 0
+    assert AlertEmail.objects.get().state == "RELEASED"
+    assert Notification.objects.get().state == "PENDING"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert alert_emails.emails_send_due().emails == 1
+    assert len(mail.outbox) == 1
