@@ -26,6 +26,7 @@ from tracking.models import (
     LocationReport,
     Membership,
     ProductionRun,
+    Profile,
     ShareLink,
     Tracker,
 )
@@ -119,6 +120,11 @@ def _rows(model, n, world):
             for i in range(n)
         )  # fmt: skip
         return
+    if model is Profile:
+        Profile.objects.bulk_create(
+            Profile(user=UserFactory(), timezone_name="UTC") for _ in range(n)
+        )
+        return
     trackers = _trackers(n)
     Tracker.objects.filter(pk__in=[t.pk for t in trackers]).update(production_run=world.run_a)
     if model is TrackerFetchState:
@@ -154,7 +160,7 @@ def _rows(model, n, world):
 CHANGELISTS = [
     Tracker, KeyBatch, Client, Brand, Membership, ProductionRun, CustomerOrder, Place,
     AppleAccount, FetchRun, City, AuditEvent, TrackerFetchState, LocationReport, HourlyRollup,
-    StatusHistory, ShareLink,
+    StatusHistory, ShareLink, Profile,
 ]  # fmt: skip
 
 

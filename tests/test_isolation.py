@@ -76,6 +76,8 @@ PAGES = [
         admin_only=True,
     ),
     Page("notifications", lambda w: reverse("portal:notifications"), owner=None),
+    Page("account", lambda w: reverse("portal:account"), owner=None),
+    Page("password change", lambda w: reverse("password_change"), owner=None),
 ]
 
 PERSONAS = {"staff": None, "a_admin": "a", "a_viewer": "a", "b_admin": "b"}

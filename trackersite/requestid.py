@@ -49,18 +49,30 @@ def _forget_request_id(**kwargs) -> None:
 request_finished.connect(_forget_request_id, dispatch_uid="forget-request-id")
 
 
-# A share link's token is its whole secret, and it stands in the path (/s/<token>/), which
-# Django writes in its log lines ("Not Found: /s/...", the development server's request line).
-_SHARE_PATH = re.compile(r"/s/[^/\s\"'?#]+")
+# Secrets that stand in paths, which Django writes in its log lines ("Not Found: /s/...", the
+# development server's request line): a share link's token (/s/<token>/), an invitation's
+# (/invitations/<token>/) and a password reset's (/accounts/reset/<uid>/<token>/).
+_SECRET_PATHS = (
+    ("/s/", re.compile(r"/s/[^/\s\"'?#&]+"), "/s/[token]"),
+    ("/invitations/", re.compile(r"/invitations/[^/\s\"'?#&]{20,}"), "/invitations/[token]"),
+    (
+        "/accounts/reset/",
+        re.compile(r"/accounts/reset/[^/\s\"'?#&]+/[^/\s\"'?#&]+"),
+        "/accounts/reset/[token]",
+    ),
+)
 
 
 class SecretPathLogFilter(logging.Filter):
-    """Masks share-link tokens in every log line: /s/<token>/ becomes /s/[token]/."""
+    """Masks the tokens of share links, invitations and password resets in every log line:
+    /s/<token>/ becomes /s/[token]/, and so on."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "/s/" in message:
-            masked = _SHARE_PATH.sub("/s/[token]", message)
-            if masked != message:
-                record.msg, record.args = masked, ()
+        masked = message
+        for marker, pattern, replacement in _SECRET_PATHS:
+            if marker in masked:
+                masked = pattern.sub(replacement, masked)
+        if masked != message:
+            record.msg, record.args = masked, ()
         return True

@@ -17,6 +17,7 @@ from .models import (
     LocationReport,
     Membership,
     Notification,
+    Profile,
     ShareLink,
     WebhookDelivery,
     WebhookEndpoint,
@@ -242,3 +243,17 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class AlertEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "to_address", "kind", "state", "notification_count", "sent_at"]
     list_filter = ["state", "kind"]
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    """A person's own settings; staff may correct one (the person sees the change at their
+    next login: the portal keeps the timezone in the session)."""
+
+    list_display = ["user", "timezone_name"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__email", "timezone_name"]
+    autocomplete_fields = ["user"]
+
+    def save_model(self, request, obj, form, change):
+        services.profile_timezone_set(user=obj.user, timezone_name=obj.timezone_name)

@@ -173,7 +173,7 @@ def _claim(pending: Q, *, kind: str, limit: int = 5000) -> list[AlertEmail]:
         rows = list(
             Notification.objects.filter(pending, state=Notification.State.PENDING)
             .select_for_update(skip_locked=True, of=("self",))
-            .select_related("user")
+            .select_related("user__profile")
             .order_by("user_id", "occurred_at", "id")[:limit]
         )
         by_user = defaultdict(list)
@@ -280,7 +280,7 @@ def digests_send(*, now: datetime | None = None) -> int:
     due = Q(pk__in=[])
     subscriptions = AlertSubscription.objects.filter(
         delivery=AlertSubscription.Delivery.DIGEST
-    ).select_related("user")
+    ).select_related("user__profile")
     for subscription in subscriptions:
         local = timezone.localtime(now, recipient_timezone(subscription.user))
         if local.hour == subscription.digest_hour:

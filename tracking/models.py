@@ -13,6 +13,8 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from .timezones import timezone_names
+
 
 class TenantQuerySet(models.QuerySet):
     """The one scoping rule: staff see everything, members their clients' rows, others nothing.
@@ -893,3 +895,30 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user_id} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+# --- Members and accounts ------------------------------------------------------------------
+
+
+class Profile(models.Model):
+    """What a person sets for themselves. Made when they first save their profile; a person
+    without one sees times in the site's timezone (TIME_ZONE)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    # An IANA name (zoneinfo.available_timezones); blank: the site's timezone. Read by the
+    # portal (tracking.timezones.TimezoneMiddleware) and the alert e-mails.
+    timezone_name = models.CharField("timezone", max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.timezone_name or 'site timezone'})"
+
+    def clean(self) -> None:
+        if self.timezone_name and self.timezone_name not in timezone_names():
+            raise ValidationError(
+                {
+                    "timezone_name": f"“{self.timezone_name}” is not a timezone name; "
+                    "choose one like Europe/Vienna or America/Los_Angeles."
+                }
+            )

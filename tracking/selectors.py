@@ -30,6 +30,7 @@ from .models import (
     Membership,
     Notification,
     ProductionRun,
+    Profile,
     ShareLink,
     Tracker,
     WebhookDelivery,
@@ -287,3 +288,11 @@ def alert_subscription_list(*, user) -> list[tuple[Membership, AlertSubscription
         for s in AlertSubscription.objects.filter(user=user).prefetch_related("production_runs")
     }
     return [(m, subscriptions.get(m.client_id)) for m in memberships]
+
+
+# --- Members and accounts ------------------------------------------------------------------
+
+
+def profile_get(*, user) -> Profile | None:
+    """The person's own profile, None before they first saved it."""
+    return Profile.objects.filter(user=user).first()

@@ -29,6 +29,7 @@ from .models import (
     Event,
     Membership,
     ProductionRun,
+    Profile,
     ShareLink,
     Tracker,
     WebhookEndpoint,
@@ -460,3 +461,16 @@ def share_link_record_view(*, link: ShareLink, at: datetime | None = None) -> No
     ShareLink.objects.filter(pk=link.pk).update(
         view_count=F("view_count") + 1, last_viewed_at=at or timezone.now()
     )
+
+
+# --- Members and accounts ------------------------------------------------------------------
+
+
+@transaction.atomic
+def profile_timezone_set(*, user, timezone_name: str) -> Profile:
+    """The person's own timezone ("" for the site's); the profile is made on first use."""
+    profile, _ = Profile.objects.select_for_update().get_or_create(user=user)
+    profile.timezone_name = (timezone_name or "").strip()
+    profile.full_clean()
+    profile.save(update_fields=["timezone_name"])
+    return profile

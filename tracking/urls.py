@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from .views import alerts, integrations, shares
+from .views import accounts, alerts, integrations, shares
 
 urlpatterns = [
+    path("account/", accounts.account, name="account"),
     path("integrations/", integrations.integrations, name="integrations"),
     path("integrations/keys/<int:pk>/revoke/", integrations.api_key_revoke, name="api-key-revoke"),
     path("shares/", shares.share_links, name="share-links"),

@@ -1,6 +1,6 @@
 """Portal: a tracker's page (its path, position and status history)."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBadRequest
@@ -30,12 +30,14 @@ def _day(request, name: str):
 
 
 def _range(request) -> tuple[datetime, datetime, str]:
-    """?days=N (default 2), or ?start=YYYY-MM-DD&end=YYYY-MM-DD."""
+    """?days=N (default 2), or ?start=YYYY-MM-DD&end=YYYY-MM-DD (whole days in the person's
+    timezone)."""
     start_day = _day(request, "start")
     end_day = _day(request, "end")
     if start_day and end_day and start_day <= end_day:
-        start = datetime.combine(start_day, time.min, tzinfo=UTC)
-        end = datetime.combine(end_day, time.max, tzinfo=UTC)
+        zone = timezone.get_current_timezone()
+        start = datetime.combine(start_day, time.min, tzinfo=zone)
+        end = datetime.combine(end_day, time.max, tzinfo=zone)
         return start, end, ""
     days = request.GET.get("days", "2")
     days = days if days in RANGES else "2"

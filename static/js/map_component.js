@@ -51,8 +51,24 @@
     return box;
   }
 
+  // Times in the page's timezone (<html data-timezone>, the person's: see tracking/timezones.py),
+  // named like the server's "Y-m-d H:i T"; UTC where a page names none (admin).
+  var TIME_ZONE = document.documentElement.getAttribute("data-timezone") || "UTC";
+  var timeFormat = null;
   function when(iso) {
-    return iso ? iso.replace("T", " ").slice(0, 16) + " UTC" : "never";
+    if (!iso) { return "never"; }
+    try {
+      timeFormat = timeFormat || new Intl.DateTimeFormat("en-US", {
+        timeZone: TIME_ZONE, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
+      });
+      var parts = {};
+      timeFormat.formatToParts(new Date(iso)).forEach(function (part) { parts[part.type] = part.value; });
+      return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" +
+        parts.minute + " " + parts.timeZoneName;
+    } catch (error) {  // an unknown zone or date: the UTC text the data carries
+      return iso.replace("T", " ").slice(0, 16) + " UTC";
+    }
   }
 
   function latLng(coordinates) {
