@@ -3,7 +3,7 @@ namespace."""
 
 from django.urls import path
 
-from .views import dashboard, history, shares
+from .views import dashboard, history, runs, shares
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -12,7 +12,8 @@ urlpatterns = [
         dashboard.silent_threshold,
         name="silent-threshold",
     ),
-    path("runs/<int:pk>/", dashboard.production_run_detail, name="run-detail"),
+    path("runs/<int:pk>/", runs.production_run_detail, name="run-detail"),
+    path("runs/<int:pk>/map.geojson", runs.production_run_geojson, name="run-geojson"),
     path("trackers/<int:pk>/history/", history.tracker_history, name="tracker-history"),
     # A share link's public page: no login, scoped by the link (its token's hash).
     path("s/<str:token>/", shares.shared, name="share-page"),

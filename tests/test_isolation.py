@@ -40,6 +40,8 @@ PAGES = [
     Page("dashboard", lambda w: reverse("portal:dashboard"), owner=None),
     Page("run A", lambda w: reverse("portal:run-detail", args=[w.run_a.pk]), owner="a"),
     Page("run B", lambda w: reverse("portal:run-detail", args=[w.run_b.pk]), owner="b"),
+    Page("run A map", lambda w: reverse("portal:run-geojson", args=[w.run_a.pk]), owner="a"),
+    Page("run B map", lambda w: reverse("portal:run-geojson", args=[w.run_b.pk]), owner="b"),
     Page(
         "tracker history A",
         lambda w: reverse("portal:tracker-history", args=[w.tracker_a.pk]),

@@ -11,9 +11,12 @@ with a place's attributes (point, radius_m, polygon, kind, name).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
+
+from django.http import HttpResponse
 
 Feature = dict[str, Any]
 
@@ -130,3 +133,13 @@ def shared_tracker_feature(tracker, *, label: str) -> Feature | None:
     del properties["mac"], properties["id"], properties["url"]
     properties["label"] = label
     return feature
+
+
+def response(collection: dict[str, Any]) -> HttpResponse:
+    """A FeatureCollection as the answer of a map's scoped endpoint (application/geo+json,
+    compact, never cached: it is one user's view and changes every minute)."""
+    answer = HttpResponse(
+        json.dumps(collection, separators=(",", ":")), content_type="application/geo+json"
+    )
+    answer["Cache-Control"] = "private, no-cache"
+    return answer

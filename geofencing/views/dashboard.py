@@ -1,4 +1,4 @@
-"""Portal: the dashboard and a production run's page."""
+"""Portal: the dashboard (and the status progress the run page shares)."""
 
 from datetime import timedelta
 
@@ -111,18 +111,3 @@ def silent_threshold(request, pk: int):
             f"{client.name}: trackers count as silent after {client.silent_after_hours} hours.",
         )
     return redirect(reverse("portal:dashboard") + "#silent")
-
-
-@login_required
-def production_run_detail(request, pk: int):
-    run = selectors.production_run_get(user=request.user, pk=pk)
-    trackers = list(selectors.tracker_list(user=request.user, production_run=run))
-    features = geojson.feature_collection(
-        geojson.tracker_feature(t, url=reverse("portal:tracker-history", args=[t.pk]))
-        for t in trackers
-    )
-    return render(
-        request,
-        "portal/run_detail.html",
-        {"run": run, "trackers": trackers, "features": features},
-    )

@@ -9,8 +9,16 @@
 //   data-cluster        trackers as markers grouped by Leaflet.markercluster (many trackers)
 //   data-tracker-url    a tracker's page, "{id}" standing for its id (compact features
 //                       carry no URL of their own)
-//   data-refresh-url    a GeoJSON endpoint with the trackers' current positions, fetched every
-//   data-refresh-seconds  seconds; the trackers are redrawn in place, the view kept.
+//   data-refresh-url    a scoped GeoJSON endpoint answering the map's whole collection (the
+//                       trackers' current positions, and the places when the map shows them),
+//   data-refresh-seconds  fetched every so many seconds (default 60); what it answers replaces
+//                       what was drawn, the user's view is kept.
+//   data-refresh-load   "true": the page embeds only a small first set (or nothing) and the
+//                       map fetches the collection at once; it fits the view and sets
+//                       data-ready when that first answer is drawn. Keeps big maps out of the
+//                       page's HTML.
+// After each refresh the container's data-trackers, data-places and data-tracks are updated
+// and data-refreshes counts the refreshes drawn (data-refresh-error names a failed one).
 //
 // Every text from the data (names, labels, cities) goes into the page as text (textContent,
 // Leaflet's title option), never as HTML.
@@ -183,13 +191,11 @@
     return trackers.length;
   }
 
-  // Draws the collection on the map; returns {layer, trackers, counts} and fits the map to it.
-  // Trackers go into a group of their own (`trackers`: a cluster group with options.cluster),
-  // so a refresh redraws them alone.
-  function draw(map, collection, options) {
-    options = options || {};
-    var layer = L.featureGroup().addTo(map);
-    var trackers = (options.cluster ? clusterGroup() : L.featureGroup()).addTo(map);
+  // Draws the collection into drawn.layer (places, tracks) and drawn.trackers, replacing
+  // what they held; returns the counts by kind.
+  function drawInto(drawn, collection, options) {
+    drawn.layer.clearLayers();
+    drawn.trackers.clearLayers();
     var counts = { place: 0, tracker: 0, track: 0 };
     // Places first, so trackers and tracks stay clickable above them.
     var order = { place: 0, track: 1 };
@@ -199,11 +205,26 @@
       return order[a.properties.kind] - order[b.properties.kind];
     }).forEach(function (feature) {
       var kind = feature.properties.kind;
-      if (DRAW[kind]) { DRAW[kind](feature, layer, options); counts[kind] += 1; }
+      if (DRAW[kind]) { DRAW[kind](feature, drawn.layer, options); counts[kind] += 1; }
     });
-    counts.tracker = drawTrackers(trackers, collection.features, options);
-    var drawn = { layer: layer, trackers: trackers, counts: counts, fitted: false };
-    fitOnce(map, drawn, options);
+    counts.tracker = drawTrackers(drawn.trackers, collection.features, options);
+    drawn.counts = counts;
+    return counts;
+  }
+
+  // Draws the collection on the map; returns {layer, trackers, counts} and fits the map to it
+  // (unless options.refreshLoad: then the first answer of the endpoint is fitted).
+  // Trackers go into a group of their own (`trackers`: a cluster group with options.cluster).
+  function draw(map, collection, options) {
+    options = options || {};
+    var drawn = {
+      layer: L.featureGroup().addTo(map),
+      trackers: (options.cluster ? clusterGroup() : L.featureGroup()).addTo(map),
+      counts: {},
+      fitted: false,
+    };
+    drawInto(drawn, collection, options);
+    if (!options.refreshLoad) { fitOnce(map, drawn, options); }
     return drawn;
   }
 
@@ -218,7 +239,8 @@
     if (drawn.fitted || !box.isValid()) { return; }
     drawn.fitted = true;
     var fit = function () {
-      map.fitBounds(bounds(drawn), { padding: [24, 24], maxZoom: options.maxZoom || 16 });
+      map.fitBounds(bounds(drawn), { padding: [24, 24], maxZoom: options.maxZoom || 16,
+        animate: false });
     };
     fit();
     // Until someone moves the map, keep everything in view when the page is resized
@@ -236,32 +258,53 @@
       trackerUrl: data.trackerUrl || "",
       refreshUrl: data.refreshUrl || "",
       refreshSeconds: Math.max(1, parseInt(data.refreshSeconds, 10) || 60),
+      refreshLoad: data.refreshLoad === "true" && Boolean(data.refreshUrl),
     };
   }
 
-  // Fetches the trackers' positions and redraws them in place; the user's view is kept.
-  function refresh(container) {
+  function setCounts(container, counts) {
+    container.dataset.places = counts.place;
+    container.dataset.trackers = counts.tracker;
+    container.dataset.tracks = counts.track;
+  }
+
+  // Fetches the map's collection from `url` (default: its data-refresh-url) and draws it in
+  // place of what was drawn; the user's view is kept. Returns a promise.
+  function refresh(container, url) {
     var state = container.trackerMap;
-    return fetch(state.options.refreshUrl, {
+    return fetch(url || state.options.refreshUrl, {
       credentials: "same-origin",
       headers: { Accept: "application/geo+json, application/json" },
     }).then(function (response) {
       var type = response.headers.get("Content-Type") || "";
       if (!response.ok || type.indexOf("json") === -1) {
-        // Logged out (the login page) or an error: keep the last positions, try again later.
+        // Logged out (the login page) or an error: keep what is drawn, try again later.
         throw new Error("refresh answered " + response.status);
       }
       return response.json();
     }).then(function (collection) {
-      state.drawn.trackers.clearLayers();
-      var count = drawTrackers(state.drawn.trackers, collection.features, state.options);
+      setCounts(container, drawInto(state.drawn, collection, state.options));
       fitOnce(state.map, state.drawn, state.options);
-      container.dataset.trackers = count;
       container.dataset.refreshes = (parseInt(container.dataset.refreshes, 10) || 0) + 1;
       container.dataset.refreshedAt = new Date().toISOString();
       delete container.dataset.refreshError;
     }).catch(function (error) {
       container.dataset.refreshError = String(error.message || error);
+    });
+  }
+
+  // Refreshes the map from `url` every `seconds` while the page is visible (and once at
+  // once when the page is shown again after being hidden for longer than that).
+  function autoRefresh(container, url, seconds) {
+    var last = Date.now();
+    var tick = function () {
+      if (document.hidden) { return; }
+      last = Date.now();
+      refresh(container, url);
+    };
+    window.setInterval(tick, seconds * 1000);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && Date.now() - last > seconds * 1000) { tick(); }
     });
   }
 
@@ -271,20 +314,26 @@
     var source = document.getElementById(container.id + "-data");
     var options = optionsOf(container);
     var drawn = draw(map, JSON.parse(source.textContent), options);
-    container.dataset.places = drawn.counts.place;
-    container.dataset.trackers = drawn.counts.tracker;
-    container.dataset.tracks = drawn.counts.track;
-    container.dataset.ready = "true";
+    setCounts(container, drawn.counts);
     container.trackerMap = { map: map, layer: drawn.layer, trackers: drawn.trackers, drawn: drawn,
       options: options };
-    if (options.refreshUrl) {
-      container.dataset.refreshes = "0";
-      window.setInterval(function () {
-        if (!document.hidden) { refresh(container); }
-      }, options.refreshSeconds * 1000);
+    if (!options.refreshUrl) {
+      container.dataset.ready = "true";
+      return;
     }
+    container.dataset.refreshes = "0";
+    if (options.refreshLoad) {
+      refresh(container).then(function () {
+        fitOnce(map, drawn, options);  // the embedded set, when the first answer failed
+        container.dataset.ready = "true";
+      });
+    } else {
+      container.dataset.ready = "true";
+    }
+    autoRefresh(container, options.refreshUrl, options.refreshSeconds);
   }
 
-  window.TrackerMap = { init: init, draw: draw, refresh: refresh, STATUS_COLOURS: STATUS_COLOURS,
+  window.TrackerMap = { init: init, draw: draw, refresh: refresh, autoRefresh: autoRefresh,
+    STATUS_COLOURS: STATUS_COLOURS,
     STATUS_LABELS: STATUS_LABELS, PLACE_COLOURS: PLACE_COLOURS };
 })();

@@ -38,7 +38,7 @@ def test_portal_maps_draw_under_a_nonce_policy(page_for, world):
     assert re.fullmatch(r"'self' 'nonce-[A-Za-z0-9+/=_-]{16,}'", policy["script-src"])
     assert "'unsafe-inline'" not in policy["script-src"]
     assert policy["object-src"] == "'none'"
-    expect(page.locator("#run-map path.leaflet-interactive")).to_have_count(1)
+    expect(page.locator("#run-map .map-tracker-dot")).to_have_count(1)
 
     page.goto(reverse("portal:tracker-history", args=[tracker.pk]))
     expect(page.locator("#history-map.leaflet-container")).to_be_visible()

@@ -328,6 +328,9 @@ LEAFLET_CONFIG = {
         )
     ],
 }
+# Maps of many trackers (dashboard, run page) fetch their positions from a scoped GeoJSON
+# endpoint this often, without reloading the page.
+PORTAL_MAP_REFRESH_SECONDS = env.int("PORTAL_MAP_REFRESH_SECONDS", default=60)
 
 # --- FindMy -----------------------------------------------------------------------------
 FINDMY_FETCH_URL = env.str(
