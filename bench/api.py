@@ -78,7 +78,7 @@ def build(trackers: int, reports_per_tracker: int) -> None:
                 mac_address, advertisement_key, hashed_advertisement_key, private_key_encrypted,
                 lifecycle_state, client_id, production_run_id, label, created_at,
                 status, status_watermark, nearest_city, nearest_country_code, updated_at,
-                last_report_at, last_point, last_accuracy_m)
+                last_report_at, last_point, last_accuracy_m, activated_at)
             SELECT upper(substr(md5(i::text), 1, 2) || ':' || substr(md5(i::text), 3, 2) || ':'
                          || substr(md5(i::text), 5, 2) || ':' || substr(md5(i::text), 7, 2)
                          || ':' || lpad(to_hex(i / 256 %% 256), 2, '0') || ':'
@@ -92,7 +92,7 @@ def build(trackers: int, reports_per_tracker: int) -> None:
                    now() - (i %% 600) * interval '1 minute',
                    ST_SetSRID(ST_MakePoint(16.2 + (i %% 100) / 500.0, 48.1 + (i / 100) / 500.0),
                               4326)::geography,
-                   20
+                   20, now() - interval '10 days'
             FROM generate_series(1, %s) i
             """,
             [trackers],

@@ -40,11 +40,20 @@ class Claim:
     last_report_at: datetime | None
     run_starts_at: datetime
     run_ends_at: datetime
+    activated_at: datetime | None = None  # Tracker.activated_at: its start in this run
+
+    @property
+    def observed_from(self) -> datetime:
+        """The earliest observation this run may have: the run's start or the tracker's
+        activation in it, whichever is later (before it, the reports are not the run's)."""
+        if self.activated_at is None:
+            return self.run_starts_at
+        return max(self.run_starts_at, self.activated_at)
 
     def window(self, now: datetime) -> tuple[datetime, datetime]:
-        """Ask from max(now - history, run start, last report - late margin) to
+        """Ask from max(now - history, run start, activation, last report - late margin) to
         min(now, run end): the margin collects reports that were published late."""
-        start = max(now - timedelta(days=settings.FINDMY_HISTORY_DAYS), self.run_starts_at)
+        start = max(now - timedelta(days=settings.FINDMY_HISTORY_DAYS), self.observed_from)
         if self.last_report_at is not None:
             late = timedelta(hours=settings.FINDMY_LATE_REPORT_HOURS)
             start = max(start, self.last_report_at - late)
@@ -121,7 +130,7 @@ def claim_trackers(
                 RETURNING s.tracker_id, s.next_due_at
             )
             SELECT t.id, t.mac_address, t.hashed_advertisement_key, t.private_key_encrypted,
-                   t.last_report_at, r.starts_at, r.ends_at
+                   t.last_report_at, r.starts_at, r.ends_at, t.activated_at
             FROM claimed c
             JOIN {TRACKER} t ON t.id = c.tracker_id
             JOIN {RUN} r ON r.id = t.production_run_id
@@ -130,7 +139,7 @@ def claim_trackers(
             params,
         )
         return [
-            Claim(row[0], row[1], row[2], bytes(row[3]), row[4], row[5], row[6])
+            Claim(row[0], row[1], row[2], bytes(row[3]), row[4], row[5], row[6], row[7])
             for row in cursor.fetchall()
         ]
 

@@ -373,7 +373,7 @@ def _ingest_batches(
         target = IngestTarget(
             tracker_id=claim.tracker_id,
             key=key,
-            window_start=claim.run_starts_at,
+            window_start=claim.observed_from,
             window_end=claim.run_ends_at,
         )
         batches.append((target, payloads))

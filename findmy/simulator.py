@@ -127,7 +127,7 @@ class FindMySimulator:
         self._payload_cache: dict[tuple[str, int], tuple[bytes, bool]] = {}
         self.produced: dict[str, set[bytes]] = {}  # good payloads served, per hashed key
         self.damaged: dict[str, set[bytes]] = {}  # damaged payloads served, per hashed key
-        self.requests: list[dict] = []  # path, ids and outcome of every fetch request
+        self.requests: list[dict] = []  # path, ids, windows, outcome of every fetch request
         self.counters: Counter = Counter()
         self.gsa = GsaSimulator(self.config.login)  # Apple's login: GSA, 2FA, iCloud
         self._server: ThreadingHTTPServer | None = None
@@ -482,6 +482,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "path": self.path,
                     "protocol": protocol,
                     "ids": ids,
+                    "windows": [(e[1], e[2]) for e in entries],  # (startDate, endDate) ms
                     "fault": fault,
                     "at": time.time(),
                 }

@@ -10,8 +10,8 @@ from django.db.models import DateTimeField, F, OuterRef, Q, QuerySet, Subquery, 
 from django.db.models.functions import Coalesce, Lag, Lead
 from django.utils import timezone
 
-from tracking.models import DailyRollup, HourlyRollup, LocationReport, Tracker
-from tracking.selectors import get_visible_or_404
+from tracking.models import Tracker
+from tracking.selectors import customer_reports, customer_rollups, get_visible_or_404
 
 from .models import Place, StatusHistory
 
@@ -122,27 +122,28 @@ class TrackerHistory:
     places: list[Place] = field(default_factory=list)
 
 
-def _track(tracker: Tracker, start: datetime, end: datetime) -> tuple[str, list[TrackPoint]]:
+def _track(
+    *, user, tracker: Tracker, start: datetime, end: datetime
+) -> tuple[str, list[TrackPoint]]:
     """Raw reports for short ranges; hourly, then daily roll-ups for longer ones."""
     span = end - start
     if span <= timedelta(days=settings.GEOFENCING_HISTORY_RAW_DAYS):
         rows = (
-            LocationReport.objects.filter(tracker=tracker, observed_at__range=(start, end))
+            customer_reports(user=user, tracker=tracker)
+            .filter(observed_at__range=(start, end))
             .order_by("observed_at")
             .values_list("point", "observed_at", "horizontal_accuracy")
         )
         return "reports", [TrackPoint(p.x, p.y, at, 1, acc) for p, at, acc in rows]
-    model = (
-        HourlyRollup
-        if span <= timedelta(days=settings.GEOFENCING_HISTORY_HOURLY_DAYS)
-        else DailyRollup
+    resolution = (
+        "hourly" if span <= timedelta(days=settings.GEOFENCING_HISTORY_HOURLY_DAYS) else "daily"
     )
     rows = (
-        model.objects.filter(tracker=tracker, bucket__gte=start, bucket__lte=end)
+        customer_rollups(user=user, resolution=resolution, tracker=tracker)
+        .filter(bucket__gte=start, bucket__lte=end)
         .order_by("bucket")
         .values_list("centroid", "first_observed_at", "report_count", "best_accuracy_m")
     )
-    resolution = "hourly" if model is HourlyRollup else "daily"
     return resolution, [TrackPoint(c.x, c.y, at, n, acc) for c, at, n, acc in rows]
 
 
@@ -166,7 +167,7 @@ def tracker_history(*, user, tracker_id: int, start: datetime, end: datetime) ->
     tracker = get_visible_or_404(
         Tracker.objects.select_related("production_run"), user, pk=tracker_id
     )
-    resolution, track = _track(tracker, start, end)
+    resolution, track = _track(user=user, tracker=tracker, start=start, end=end)
     changes = list(_changes_around(user=user, tracker=tracker, start=start, end=end))
     visits = [
         Visit(change.place, change.to_status, change.at, change.left_at)

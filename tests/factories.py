@@ -1,7 +1,7 @@
 """factory-boy factories that keep tenants consistent: a run's brand, a tracker's run and
 client, and a membership's client always line up."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import factory
 from django.contrib.auth import get_user_model
@@ -10,6 +10,8 @@ from django.utils import timezone
 from findmy import crypto
 from tracking import encryption
 from tracking.models import Brand, Client, KeyBatch, Membership, ProductionRun, Tracker
+
+ACTIVATED_LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -91,3 +93,6 @@ class TrackerFactory(factory.django.DjangoModelFactory):
     lifecycle_state = factory.LazyAttribute(
         lambda o: Tracker.Lifecycle.ACTIVE if o.production_run else Tracker.Lifecycle.IN_STOCK
     )
+    # In a run: activated long before any report a test writes (tests about the activation
+    # set it themselves).
+    activated_at = factory.LazyAttribute(lambda o: ACTIVATED_LONG_AGO if o.production_run else None)

@@ -265,6 +265,11 @@ class Tracker(models.Model):
     )
     label = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the tracker became ACTIVE in its current production run (fleet's import sets it).
+    # Reports observed before it belong to an earlier life (the warehouse, an earlier run):
+    # they are never fetched for this run and never shown to the customer
+    # (tracking.selectors.customer_reports); NULL for a tracker never imported into a run.
+    activated_at = models.DateTimeField(null=True, blank=True)
 
     # Latest position, from the newest observed_at (not the newest arrival).
     last_report_at = models.DateTimeField(null=True, blank=True)

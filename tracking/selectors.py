@@ -156,16 +156,50 @@ def coordinates(field: str) -> dict:
     }
 
 
+# --- What a customer may read of the reports ---------------------------------------------
+# A tracker's reports are its customer's from its activation in its current production run
+# (Tracker.activated_at) on: what it reported before (in the warehouse, in an earlier run) is
+# never shown. Every surface a customer reads (the tracker page, the partner API, exports)
+# takes reports and roll-ups from these two selectors, never from the models directly.
+
+
+def customer_reports(*, user, tracker: Tracker | None = None) -> QuerySet[LocationReport]:
+    """The reports `user` may read: of visible trackers, observed at or after the tracker's
+    activation. With `tracker` (found visible by the caller), its reports alone, the
+    activation applied as a constant; a tracker never activated has none."""
+    reports = LocationReport.objects.visible_to(user)
+    if tracker is None:
+        return reports.filter(observed_at__gte=F("tracker__activated_at"))
+    if tracker.activated_at is None:
+        return reports.none()
+    return reports.filter(tracker=tracker, observed_at__gte=tracker.activated_at)
+
+
+def customer_rollups(*, user, resolution: str, tracker: Tracker | None = None) -> QuerySet:
+    """The hourly or daily roll-ups `user` may read: buckets whose first report was observed
+    at or after the tracker's activation (a bucket that began before it mixes in reports the
+    customer may not see, so it is left out whole). With `tracker`, as customer_reports."""
+    model = {"hourly": HourlyRollup, "daily": DailyRollup}[resolution]
+    rollups = model.objects.visible_to(user)
+    if tracker is None:
+        return rollups.filter(first_observed_at__gte=F("tracker__activated_at"))
+    if tracker.activated_at is None:
+        return rollups.none()
+    return rollups.filter(tracker=tracker, first_observed_at__gte=tracker.activated_at)
+
+
 LOCATION_RESOLUTIONS = ("raw", "hourly", "daily")
 
 
-def location_list(*, tracker: Tracker, start, end, resolution: str) -> QuerySet:
-    """A tracker's positions in [start, end]: its raw reports, or its hourly or daily
-    roll-ups. Each row has `at`, `until`, `lon`, `lat`, `accuracy_m` and `reports`. The tracker
-    comes from tracker_get, so it is visible to the caller already."""
+def location_list(*, user, tracker: Tracker, start, end, resolution: str) -> QuerySet:
+    """A tracker's positions in [start, end] that `user` may read (customer_reports): its raw
+    reports, or its hourly or daily roll-ups. Each row has `at`, `until`, `lon`, `lat`,
+    `accuracy_m` and `reports`. The tracker comes from tracker_get, so it is visible to the
+    caller already."""
     if resolution == "raw":
         return (
-            LocationReport.objects.filter(tracker=tracker, observed_at__range=(start, end))
+            customer_reports(user=user, tracker=tracker)
+            .filter(observed_at__range=(start, end))
             .annotate(
                 at=F("observed_at"),
                 until=F("observed_at"),
@@ -175,9 +209,9 @@ def location_list(*, tracker: Tracker, start, end, resolution: str) -> QuerySet:
             )
             .only("id", "observed_at", "horizontal_accuracy")
         )
-    model = HourlyRollup if resolution == "hourly" else DailyRollup
     return (
-        model.objects.filter(tracker=tracker, bucket__range=(start, end))
+        customer_rollups(user=user, resolution=resolution, tracker=tracker)
+        .filter(bucket__range=(start, end))
         .annotate(
             at=F("first_observed_at"),
             until=F("last_observed_at"),

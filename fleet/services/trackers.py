@@ -58,7 +58,8 @@ def trackers_import(
 ) -> int:
     """Trackers allocated to the run's client become ACTIVE in the run: the MACs listed, or
     every tracker of `order` still waiting. A tracker may leave an older run of the same
-    client only once that run has ended."""
+    client only once that run has ended. `activated_at` is now: the customer reads, and the
+    fetcher asks Apple for, nothing observed before it."""
     if (macs_text is None) == (order is None):
         raise LifecycleError("give either a list of MAC addresses or an order, not both")
     run = ProductionRun.objects.select_related("brand__client").get(pk=production_run.pk)
@@ -82,12 +83,20 @@ def trackers_import(
     if errors:
         raise LifecycleError(errors)
 
+    # The activation starts the tracker's life in this run: what it reported before (in the
+    # warehouse, in an earlier run) is not this customer's, so the last position goes too.
     move(
         [trackers[line.mac].pk for line in lines],
         Lifecycle.ACTIVE,
         production_run=run,
+        activated_at=now,
         status=Tracker.Status.UNKNOWN,
         status_changed_at=None,
+        last_report_at=None,
+        last_point=None,
+        last_accuracy_m=None,
+        nearest_city="",
+        nearest_country_code="",
     )
     audit(
         action="trackers.import",

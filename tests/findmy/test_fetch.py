@@ -99,6 +99,35 @@ def test_request_window_starts_at_run_start_or_last_report_less_the_late_margin(
     assert claim.window(now) == (max(tracker.last_report_at - timedelta(hours=6), run_start), now)
     fresh = queue.Claim(1, "", "", b"", None, now - timedelta(days=30), now + timedelta(days=1))
     assert fresh.window(now) == (now - timedelta(days=7), now)
+    activated = queue.Claim(
+        1, "", "", b"", None, now - timedelta(days=30), now + timedelta(days=1),
+        now - timedelta(hours=3),
+    )  # fmt: skip
+    assert activated.window(now) == (now - timedelta(hours=3), now)
+
+
+@pytest.mark.parametrize("respect_window", [True, False])
+def test_window_starts_at_the_trackers_activation(
+    simulator, account, make_trackers, respect_window
+):
+    """A tracker activated after its run started: Apple is asked from the activation on, and
+    what Apple sends from before it anyway is dropped (it is not this run's)."""
+    simulator.config.respect_window = respect_window
+    activated_at = timezone.now().replace(microsecond=0) - timedelta(hours=20)
+    (tracker,) = make_trackers(1, activated_at=activated_at)
+    assert tracker.production_run.starts_at < activated_at - timedelta(hours=20)
+
+    services.fetch_due()
+
+    (request,) = simulator.requests
+    assert [start for start, _ in request["windows"]] == [int(activated_at.timestamp() * 1000)]
+    stored = LocationReport.objects.filter(tracker=tracker)
+    assert stored.exists()
+    assert min(stored.values_list("observed_at", flat=True)) >= activated_at
+    produced = produced_in_run(simulator, tracker).values()
+    if not respect_window:  # Apple sent the run's whole history: the older part was dropped
+        assert any(r.observed_at < activated_at for r in produced)
+        assert FetchRun.objects.get().reports_out_of_window > 0
 
 
 def test_backoff_doubles_up_to_the_cap_and_a_report_resets_it(

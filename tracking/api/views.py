@@ -182,8 +182,12 @@ class TrackerSerializer(serializers.ModelSerializer):
 
 
 # What the API reads of a tracker: never the key material, and no wasted bytes per row (the
-# position comes as two numbers, see selectors.coordinates).
-TRACKER_API_FIELDS = [name for name in TrackerSerializer.Meta.fields if name != "position"]
+# position comes as two numbers, see selectors.coordinates); the activation bounds the
+# locations a caller may read (selectors.customer_reports).
+TRACKER_API_FIELDS = [
+    *(name for name in TrackerSerializer.Meta.fields if name != "position"),
+    "activated_at",
+]
 
 TrackerFeatureSerializer = feature_serializer("TrackerFeature", TrackerSerializer, "position")
 TrackerCollectionSerializer = feature_collection_serializer(
@@ -312,6 +316,7 @@ class TrackerViewSet(ScopedViewSet):
             raise QueryParameterError(query.errors)
         resolution = query.validated_data["resolution"]
         rows = selectors.location_list(
+            user=request.user,
             tracker=tracker,
             start=query.validated_data["since"],
             end=query.validated_data["until"],
