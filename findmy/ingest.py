@@ -3,7 +3,8 @@
 Rows go in with COPY into a temporary table and one INSERT ... SELECT ... ON CONFLICT
 (payload_hash) DO NOTHING, whose RETURNING feeds one UPDATE ... FROM that moves each tracker's
 last position, only when the new report was observed later than the one it has; a tracker's
-first report ever also writes a tracker.first_report event to the outbox, in that statement.
+first report ever also writes a tracker.first_report event to the outbox, in that statement, and
+a tracker's first report after it was announced silent a tracker.back event.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ WITH inserted AS (
     WHERE t.id = n.tracker_id AND before.id = t.id
       AND (t.last_report_at IS NULL OR t.last_report_at < n.observed_at)
     RETURNING t.id, t.client_id, t.mac_address, t.label, t.production_run_id,
-              before.last_report_at IS NULL AS first, n.observed_at, n.point,
-              n.horizontal_accuracy
+              before.last_report_at IS NULL AS first, before.last_report_at AS previous_at,
+              n.observed_at, n.point, n.horizontal_accuracy
 ), first_reports AS (
     -- The outbox: a tracker's first report ever, in the same statement as the report.
     INSERT INTO {_EVENT} (id, type, client_id, tracker_id, payload, occurred_at, created_at)
@@ -85,6 +86,28 @@ WITH inserted AS (
            observed_at, %(received_at)s
     FROM moved
     WHERE first AND client_id IS NOT NULL
+    RETURNING 1
+), back AS (
+    -- Back after silence: the first report observed after a tracker.silent event that came
+    -- after the tracker's previous report (once per silence: the tracker's last report then
+    -- passes the silence). The type as a literal, for the partial index event_silent_tracker_at.
+    INSERT INTO {_EVENT} (id, type, client_id, tracker_id, payload, occurred_at, created_at)
+    SELECT gen_random_uuid(), %(back)s, m.client_id, m.id,
+           jsonb_build_object(
+               'tracker', jsonb_build_object('id', m.id, 'mac_address', m.mac_address,
+                                             'label', m.label,
+                                             'production_run', m.production_run_id),
+               'observed_at', m.observed_at, 'silent_since', m.previous_at,
+               'position', jsonb_build_object('longitude', ST_X(m.point::geometry),
+                                              'latitude', ST_Y(m.point::geometry)),
+               'accuracy_m', m.horizontal_accuracy),
+           m.observed_at, %(received_at)s
+    FROM moved m
+    WHERE NOT m.first AND m.client_id IS NOT NULL
+      AND EXISTS (
+          SELECT 1 FROM {_EVENT} e
+          WHERE e.tracker_id = m.id AND e.type = '{Event.Type.SILENT.value}'
+            AND e.occurred_at > m.previous_at AND e.occurred_at <= m.observed_at)
     RETURNING 1
 )
 SELECT tracker_id, count(*) FROM inserted GROUP BY tracker_id
@@ -200,7 +223,11 @@ def _store_chunk(raw_connection, rows: list[tuple], received_at: datetime) -> di
                 copy.write_row(row)
         cursor.execute(
             _INSERT_SQL,
-            {"received_at": received_at, "first_report": Event.Type.FIRST_REPORT},
+            {
+                "received_at": received_at,
+                "first_report": Event.Type.FIRST_REPORT,
+                "back": Event.Type.BACK,
+            },
         )
         return dict(cursor.fetchall())
 

@@ -6,7 +6,7 @@ class GeofencingConfig(AppConfig):
     name = "geofencing"
 
     def ready(self) -> None:
-        from . import services
+        from . import events, services  # noqa: F401  (events registers its payload builder)
         from .models import Place
 
         pre_delete.connect(

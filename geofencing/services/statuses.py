@@ -269,24 +269,33 @@ ON CONFLICT (tracker_id) DO UPDATE SET
 """
 
 
-# The outbox: one tracker.status_changed event per history row this evaluation wrote (ids past
-# `after`: the engine alone writes history, under its lock), in one INSERT ... SELECT in the
-# same transaction. Webhook delivery reads them later, in Celery.
+# The outbox: the events of each history row this evaluation wrote (ids past `after`: the
+# engine alone writes history, under its lock), in one INSERT ... SELECT in the same
+# transaction. Every row is a tracker.status_changed; a change of place is also a
+# tracker.left (the place it left) and a tracker.arrived (the place it reached); reaching
+# DELIVERED is a tracker.delivered; leaving a delivery place after DELIVERED is a
+# tracker.moved_after_delivery (theft, or a wrong delivery). They store no payload, only the
+# history row (source_id) and the place the event is about (place_id): geofencing.events
+# builds the payloads when webhooks or alerts read them. Delivery reads them later, in Celery.
 _EVENTS_SQL = f"""
-INSERT INTO {_EVENT} (id, type, client_id, tracker_id, payload, occurred_at, created_at)
-SELECT gen_random_uuid(), %(type)s, t.client_id, h.tracker_id,
-       jsonb_build_object(
-           'tracker', jsonb_build_object('id', t.id, 'mac_address', t.mac_address,
-                                         'label', t.label, 'production_run', t.production_run_id),
-           'from_status', h.from_status, 'to_status', h.to_status, 'at', h.at,
-           'place', CASE WHEN p.id IS NULL THEN NULL
-                         ELSE jsonb_build_object('id', p.id, 'name', p.name, 'kind', p.kind) END,
-           'report_id', h.report_id),
-       h.at, %(now)s
+INSERT INTO {_EVENT}
+    (id, type, client_id, tracker_id, payload, source_id, place_id, occurred_at, created_at)
+SELECT gen_random_uuid(), e.type, t.client_id, h.tracker_id, NULL, h.id, e.place_id, h.at,
+       %(now)s
 FROM {_HISTORY} h
 JOIN {_TRACKER} t ON t.id = h.tracker_id
-LEFT JOIN {_PLACE} p ON p.id = h.place_id
-WHERE h.id > %(after)s AND t.client_id IS NOT NULL
+CROSS JOIN LATERAL (VALUES
+    (%(changed)s, h.place_id, true),
+    (%(left)s, h.from_place_id,
+     h.from_place_id IS NOT NULL AND h.place_id IS DISTINCT FROM h.from_place_id),
+    (%(moved)s, h.from_place_id,
+     h.from_status = '{DELIVERED}' AND h.from_place_id IS NOT NULL
+     AND h.place_id IS DISTINCT FROM h.from_place_id),
+    (%(arrived)s, h.place_id,
+     h.place_id IS NOT NULL AND h.place_id IS DISTINCT FROM h.from_place_id),
+    (%(delivered)s, h.place_id, h.to_status = '{DELIVERED}')
+) AS e(type, place_id, wanted)
+WHERE h.id > %(after)s AND t.client_id IS NOT NULL AND e.wanted
 """
 
 
@@ -296,7 +305,18 @@ def _last_history_id(cursor) -> int:
 
 
 def _record_events(cursor, *, after: int, now) -> None:
-    cursor.execute(_EVENTS_SQL, {"type": Event.Type.STATUS_CHANGED, "after": after, "now": now})
+    cursor.execute(
+        _EVENTS_SQL,
+        {
+            "changed": Event.Type.STATUS_CHANGED.value,
+            "left": Event.Type.LEFT.value,
+            "moved": Event.Type.MOVED_AFTER_DELIVERY.value,
+            "arrived": Event.Type.ARRIVED.value,
+            "delivered": Event.Type.DELIVERED.value,
+            "after": after,
+            "now": now,
+        },
+    )
 
 
 def _write_moves(raw, moves: list[list], *, high: int) -> None:

@@ -12,9 +12,12 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.contrib.gis.geos import Point
 from django.db import transaction
 from django.utils import timezone
 
+from geofencing import services as geofencing
+from tests.geofencing.conftest import add_report
 from tests.workers import send_task, start_worker, stop_worker
 from tracking import services, webhooks
 from tracking.models import Event, Tracker, WebhookDelivery, WebhookEndpoint
@@ -233,3 +236,28 @@ def test_deliveries_to_the_platforms_own_network_are_refused(world, receiver, se
     assert delivery.state == "PENDING" and "not a public address" in delivery.last_error
     for url in ("http://localhost:8000/x", "http://169.254.169.254/latest/", "http://[::1]/"):
         assert webhooks.refused_target(url), url
+
+
+def test_the_engines_customer_events_reach_webhooks_with_built_payloads(world, receiver):
+    """A real status-engine run: the endpoint for arrived and delivered gets both, their
+    payloads built from the status history (the engine stores none) and stored for retries."""
+    hook = receiver()
+    _endpoint(world, hook.url, types=["tracker.arrived", "tracker.delivered"])
+    shop = geofencing.place_create(
+        client=world.client_a, kind="DELIVERY", name="Shop", radius_m=200,
+        point=Point(16.3725, 48.2082, srid=4326), production_runs=[world.run_a],
+    )  # fmt: skip
+    add_report(world.tracker_a, 16.3725, 48.2082)
+    assert geofencing.evaluate_statuses().transitions == 1
+    assert Event.objects.filter(payload__isnull=True).count() == 3  # + status_changed
+
+    result = webhooks.deliver_due()
+    assert (result.sent, result.delivered) == (2, 2)
+    bodies = sorted((json.loads(got.body) for got in hook.received), key=lambda b: b["type"])
+    assert [b["type"] for b in bodies] == ["tracker.arrived", "tracker.delivered"]
+    for body in bodies:
+        assert body["data"]["place"] == {"id": shop.pk, "name": "Shop", "kind": "DELIVERY"}
+        assert body["data"]["to_status"] == "DELIVERED"
+        assert body["data"]["tracker"]["mac_address"] == world.tracker_a.mac_address
+    stored = Event.objects.get(type="tracker.delivered").payload
+    assert stored == bodies[1]["data"]  # what a retry sends
