@@ -7,7 +7,9 @@ outbox events into notifications.
 2. Fan-out (`notifications_fan_out`, in Celery): events with `notified_at` NULL are locked
    (SKIP LOCKED, so two workers share the queue), matched against rules and subscriptions in
    one statement, debounced, written as one Notification per (event, person) (unique: a run
-   twice adds nothing) and marked notified, all in one transaction.
+   twice adds nothing) and marked notified, all in one transaction. One status change writes
+   several events (status changed, left, arrived, delivered, moved after delivery); a person
+   is alerted once per change, with the most telling of them the rule has on.
 3. Debounce: a tracker flapping at a place's edge alerts once per ALERTS_DEBOUNCE_MINUTES per
    (tracker, event type, person); the alerts in between are stored DEBOUNCED: neither listed
    nor e-mailed.
@@ -144,6 +146,17 @@ def alert_subscription_save(
 
 # --- Fan-out ------------------------------------------------------------------------------
 
+# The event types one status change of the engine writes together (they share the change as
+# their source), the most telling first: a change alerts a person once, as the first of these
+# its client's rule has on.
+CHANGE_TYPES = [
+    Event.Type.MOVED_AFTER_DELIVERY.value,
+    Event.Type.DELIVERED.value,
+    Event.Type.ARRIVED.value,
+    Event.Type.LEFT.value,
+    Event.Type.STATUS_CHANGED.value,
+]
+
 _PICK_SQL = f"""
 SELECT id, tracker_id, occurred_at FROM {_E}
 WHERE notified_at IS NULL
@@ -156,8 +169,11 @@ FOR UPDATE SKIP LOCKED
 #
 # * followers: the people who follow a client's alerts (a subscription that is not OFF, still
 #   a member, an active account): a handful of rows, joined to the events by client;
-# * picked: the batch's events whose type the client's rule has on, with `n`, how many events
-#   of that type the batch holds for the tracker;
+# * ruled, picked: the batch's events whose type the client's rule has on; of the events of
+#   one status change (the engine's, with the same source: status changed, left, arrived,
+#   delivered, moved after delivery) only the most telling one (CHANGE_TYPES order), so one
+#   change is one alert; with `n`, how many events of that type the batch holds for the
+#   tracker;
 # * wanted: every (event, person) the rule's and the subscription's runs let through (the
 #   tracker is read only when one of them names runs);
 # * recent: the alerts let through lately for these people (the list index: person, time)
@@ -177,13 +193,20 @@ WITH followers AS MATERIALIZED (
     JOIN {_M} m ON m.user_id = s.user_id AND m.client_id = s.client_id
     JOIN {_U} u ON u.id = s.user_id AND u.is_active
     WHERE s.delivery <> 'OFF'
-), picked AS MATERIALIZED (
+), ruled AS (
     SELECT e.id, e.type, e.client_id, e.tracker_id, e.occurred_at, r.id AS rule_id,
            r.all_runs AS rule_all_runs,
-           count(*) OVER (PARTITION BY e.tracker_id, e.type) AS n
+           row_number() OVER (
+               PARTITION BY COALESCE(CASE WHEN e.type = ANY(%(change_types)s)
+                                          THEN e.source_id::text END, e.id::text)
+               ORDER BY array_position(%(change_types)s, e.type::text)) AS rank
     FROM {_E} e
     JOIN {_R} r ON r.client_id = e.client_id AND r.event_types @> jsonb_build_array(e.type)
     WHERE e.id = ANY(%(ids)s)
+), picked AS MATERIALIZED (
+    SELECT *, count(*) OVER (PARTITION BY tracker_id, type) AS n
+    FROM ruled
+    WHERE rank = 1
 ), wanted AS MATERIALIZED (
     SELECT p.id AS event_id, f.user_id, p.type AS kind, p.client_id, p.tracker_id,
            p.occurred_at, f.delivery, p.n
@@ -295,6 +318,7 @@ def notifications_fan_out(*, limit: int | None = None, now: datetime | None = No
                 "until": max(row[2] for row in picked),
                 "debounce": period,
                 "now": now,
+                "change_types": CHANGE_TYPES,
             },
         )
         rows = cursor.fetchall()

@@ -18,6 +18,7 @@ from django.utils import timezone
 from psycopg.rows import namedtuple_row
 
 from tracking import webhooks
+from tracking.events import NEW_EVENT_ID_SQL
 from tracking.models import Event, LocationReport, Tracker
 
 from ..models import Place, ProcessingCursor, StatusHistory, TrackerGeoState
@@ -280,8 +281,8 @@ ON CONFLICT (tracker_id) DO UPDATE SET
 _EVENTS_SQL = f"""
 INSERT INTO {_EVENT}
     (id, type, client_id, tracker_id, payload, source_id, place_id, occurred_at, created_at)
-SELECT gen_random_uuid(), e.type, t.client_id, h.tracker_id, NULL, h.id, e.place_id, h.at,
-       %(now)s
+SELECT {NEW_EVENT_ID_SQL}, e.type, t.client_id, h.tracker_id, NULL, h.id, e.place_id,
+       h.at, %(now)s
 FROM {_HISTORY} h
 JOIN {_TRACKER} t ON t.id = h.tracker_id
 CROSS JOIN LATERAL (VALUES
