@@ -5,7 +5,7 @@ each takes a transaction-level advisory lock (locks.py), so two workers running 
 queue up instead of doing the work twice.
 """
 
-from .cities import CITY_SNAP_M, cities_load, city_at, label_nearest_cities, nearest_city
+from .cities import CITY_REACH_M, cities_load, city_at, label_nearest_cities, nearest_city
 from .locks import LOCK_CITIES, LOCK_ROLLUP, LOCK_STATUS
 from .places import (
     check_runs_belong_to,
@@ -26,7 +26,7 @@ from .statuses import (
 )
 
 __all__ = [
-    "CITY_SNAP_M",
+    "CITY_REACH_M",
     "LOCK_CITIES",
     "LOCK_ROLLUP",
     "LOCK_STATUS",
