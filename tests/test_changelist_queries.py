@@ -22,6 +22,7 @@ from tracking.models import (
     Brand,
     Client,
     HourlyRollup,
+    Invitation,
     KeyBatch,
     LocationReport,
     Membership,
@@ -120,6 +121,14 @@ def _rows(model, n, world):
             for i in range(n)
         )  # fmt: skip
         return
+    if model is Invitation:
+        user = UserFactory()
+        Invitation.objects.bulk_create(
+            Invitation(client=world.client_a, email=f"i{next(_serial)}@example.com",
+                       role="VIEWER", token_hash=f"{next(_serial):064d}", invited_by=user)
+            for _ in range(n)
+        )  # fmt: skip
+        return
     if model is Profile:
         Profile.objects.bulk_create(
             Profile(user=UserFactory(), timezone_name="UTC") for _ in range(n)
@@ -160,7 +169,7 @@ def _rows(model, n, world):
 CHANGELISTS = [
     Tracker, KeyBatch, Client, Brand, Membership, ProductionRun, CustomerOrder, Place,
     AppleAccount, FetchRun, City, AuditEvent, TrackerFetchState, LocationReport, HourlyRollup,
-    StatusHistory, ShareLink, Profile,
+    StatusHistory, ShareLink, Profile, Invitation,
 ]  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 from geofencing import services as geofencing_services
 from geofencing.models import Place
 from tracking import services
-from tracking.models import Notification, ShareLink
+from tracking.models import Invitation, Membership, Notification, ShareLink
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,7 @@ PAGES = [
     Page("notifications", lambda w: reverse("portal:notifications"), owner=None),
     Page("account", lambda w: reverse("portal:account"), owner=None),
     Page("password change", lambda w: reverse("password_change"), owner=None),
+    Page("members", lambda w: reverse("portal:members"), owner=None),
 ]
 
 PERSONAS = {"staff": None, "a_admin": "a", "a_viewer": "a", "b_admin": "b"}
@@ -245,6 +246,39 @@ PORTAL_WRITES = [
         "a",
         lambda w: {"silent_after_hours": "12"},
     ),
+    PortalWrite(
+        "invite to A",
+        lambda w: reverse("portal:member-invite", args=[w.client_a.pk]),
+        "a",
+        lambda w: {"email": "invitee@example.com", "role": "VIEWER"},
+    ),
+    PortalWrite(
+        "member role A",
+        lambda w: reverse("portal:member-role", args=[Membership.objects.get(user=w.a_viewer).pk]),
+        "a",
+        lambda w: {"role": "ADMIN"},
+    ),
+    PortalWrite(
+        "member remove A",
+        lambda w: reverse(
+            "portal:member-remove", args=[Membership.objects.get(user=w.a_viewer).pk]
+        ),
+        "a",
+        lambda w: {},
+    ),
+    PortalWrite(
+        "invitation withdraw A",
+        lambda w: reverse(
+            "portal:invitation-revoke",
+            args=[
+                services.invitation_create(
+                    user=w.a_admin, client=w.client_a, email="open@example.com", role="VIEWER"
+                ).invitation.pk
+            ],
+        ),
+        "a",
+        lambda w: {},
+    ),
 ]
 
 
@@ -270,6 +304,48 @@ def test_portal_write_matrix_anonymous_is_refused(client, world, write):
     response = client.post(write.url(world), write.body(world))
     assert response.status_code == 302
     assert reverse("login") in response["Location"]
+
+
+# --- Members: the writes changed what they should, and the invitation's link ----------------
+
+
+@pytest.mark.parametrize("persona_name", list(PERSONAS))
+def test_isolation_member_writes_change_only_what_admins_may(client, world, persona_name):
+    viewer = Membership.objects.get(user=world.a_viewer)
+    client.force_login(getattr(world, persona_name))
+    client.post(reverse("portal:member-role", args=[viewer.pk]), {"role": "ADMIN"})
+    client.post(
+        reverse("portal:member-invite", args=[world.client_a.pk]),
+        {"email": "invitee@example.com", "role": "ADMIN"},
+    )
+    allowed = persona_name in ("staff", "a_admin")
+    viewer.refresh_from_db()
+    assert (viewer.role == "ADMIN") == allowed
+    assert Invitation.objects.filter(client=world.client_a).exists() == allowed
+
+
+@pytest.mark.parametrize("persona_name", ["anonymous", *PERSONAS])
+def test_isolation_invitation_link_is_its_own_scope(client, world, persona_name):
+    """Whoever holds the link reaches the one invitation it names, and no other; the page
+    that accepts it never shows the token or another client's members."""
+    issued = services.invitation_create(
+        user=world.b_admin, client=world.client_b, email="holder@example.com", role="VIEWER"
+    )
+    if persona_name != "anonymous":
+        client.force_login(getattr(world, persona_name))
+    opened = client.get(reverse("portal:invitation", args=[issued.token]))
+    assert opened.status_code == 302
+    page = client.get(opened["Location"])
+    html = page.content.decode()
+    assert "Join Bravo Retail" in html
+    assert issued.token not in html
+    assert "Alpha Logistics" not in html
+
+
+def test_isolation_invitation_accept_without_a_link_is_a_404_page(client, world):
+    assert client.get(reverse("portal:invitation-accept")).status_code == 404
+    client.force_login(world.a_admin)
+    assert client.post(reverse("portal:invitation-accept")).status_code == 404
 
 
 # --- The partner API ---------------------------------------------------------------------

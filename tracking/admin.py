@@ -14,6 +14,7 @@ from .models import (
     DailyRollup,
     Event,
     HourlyRollup,
+    Invitation,
     LocationReport,
     Membership,
     Notification,
@@ -257,3 +258,18 @@ class ProfileAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.profile_timezone_set(user=obj.user, timezone_name=obj.timezone_name)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Invitations are made, withdrawn and accepted in the portal; staff only look. The token
+    is not stored, only its hash, which is not shown."""
+
+    list_display = [
+        "email", "client", "role", "invited_by", "created_at", "expires_at", "accepted_at",
+        "revoked_at",
+    ]  # fmt: skip
+    list_filter = ["role", "client"]
+    list_select_related = ["client", "invited_by"]
+    search_fields = ["email", "client__name"]
+    exclude = ["token_hash"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.gis.db import models as gis_models
@@ -927,3 +928,66 @@ class Profile(models.Model):
                     "choose one like Europe/Vienna or America/Los_Angeles."
                 }
             )
+
+
+INVITATION_VALID_DAYS = 7
+
+
+def _invitation_expiry():
+    return timezone.now() + timedelta(days=INVITATION_VALID_DAYS)
+
+
+class InvitationQuerySet(TenantQuerySet):
+    client_path = "client"
+
+    def open(self, at=None) -> InvitationQuerySet:
+        """Invitations that can still be accepted: not accepted, not withdrawn, not expired."""
+        at = at or timezone.now()
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=at)
+
+
+class Invitation(models.Model):
+    """A client admin's invitation of a person, by e-mail address, with a role. The e-mail
+    carries a link with a token (256 random bits) of which only the SHA-256 is kept, as for
+    share links; the link works once, until `expires_at`. Accepting it makes the membership."""
+
+    class State(models.TextChoices):
+        OPEN = "OPEN", "Open"
+        ACCEPTED = "ACCEPTED", "Accepted"
+        EXPIRED = "EXPIRED", "Expired"
+        REVOKED = "REVOKED", "Withdrawn"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(default=_invitation_expiry)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.client} ({self.role})"
+
+    def state(self, at=None) -> str:
+        if self.accepted_at is not None:
+            return self.State.ACCEPTED
+        if self.revoked_at is not None:
+            return self.State.REVOKED
+        if self.expires_at <= (at or timezone.now()):
+            return self.State.EXPIRED
+        return self.State.OPEN
+
+    def get_state_display(self) -> str:
+        return self.State(self.state()).label

@@ -26,6 +26,7 @@ from .models import (
     Client,
     DailyRollup,
     HourlyRollup,
+    Invitation,
     LocationReport,
     Membership,
     Notification,
@@ -330,3 +331,48 @@ def alert_subscription_list(*, user) -> list[tuple[Membership, AlertSubscription
 def profile_get(*, user) -> Profile | None:
     """The person's own profile, None before they first saved it."""
     return Profile.objects.filter(user=user).first()
+
+
+def member_client_list(*, user) -> QuerySet[Client]:
+    """The clients whose members the user sees: their own (staff: every client)."""
+    return Client.objects.visible_to(user).order_by("name", "id")
+
+
+def member_list(*, user, clients) -> QuerySet[Membership]:
+    """The members of `clients` (each with its person), as the user may see them."""
+    return (
+        Membership.objects.visible_to(user)
+        .filter(client__in=clients)
+        .select_related("user")
+        .order_by("client_id", "-role", "user__username")
+    )
+
+
+def membership_get(*, user, pk: int) -> Membership:
+    """A membership of one of the user's clients (404 for another client's)."""
+    return get_visible_or_404(Membership.objects.select_related("user", "client"), user, pk=pk)
+
+
+def invitation_list(*, user, clients) -> QuerySet[Invitation]:
+    """The open invitations of those of `clients` the user administers (viewers see none)."""
+    return (
+        Invitation.objects.administered_by(user)
+        .open()
+        .filter(client__in=clients)
+        .select_related("invited_by")
+        .order_by("client_id", "-created_at")
+    )
+
+
+def invitation_get(*, user, pk: int) -> Invitation:
+    return get_visible_or_404(Invitation.objects.select_related("client"), user, pk=pk)
+
+
+def invitation_by_token_hash(*, token_hash: str) -> Invitation | None:
+    """The invitation a link's token belongs to, in any state (the link is its own scope:
+    found by the token's hash, never by id)."""
+    return (
+        Invitation.objects.select_related("client", "invited_by")
+        .filter(token_hash=token_hash)
+        .first()
+    )

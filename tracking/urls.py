@@ -2,10 +2,22 @@
 
 from django.urls import path
 
-from .views import accounts, alerts, integrations, shares
+from .views import accounts, alerts, integrations, members, shares
 
 urlpatterns = [
     path("account/", accounts.account, name="account"),
+    path("members/", members.members, name="members"),
+    path("members/clients/<int:pk>/invite/", members.member_invite, name="member-invite"),
+    path("members/<int:pk>/role/", members.member_role, name="member-role"),
+    path("members/<int:pk>/remove/", members.member_remove, name="member-remove"),
+    path(
+        "members/invitations/<int:pk>/withdraw/",
+        members.invitation_revoke,
+        name="invitation-revoke",
+    ),
+    # The e-mail's link; its token is masked in log lines (trackersite.requestid).
+    path("invitations/accept/", members.invitation_accept, name="invitation-accept"),
+    path("invitations/<str:token>/", members.invitation, name="invitation"),
     path("integrations/", integrations.integrations, name="integrations"),
     path("integrations/keys/<int:pk>/revoke/", integrations.api_key_revoke, name="api-key-revoke"),
     path("shares/", shares.share_links, name="share-links"),
