@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracking', '0013_profile'),
+        ('tracking', '0014_tracker_activated_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
