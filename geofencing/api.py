@@ -3,7 +3,8 @@ the same services as admin) and a tracker's status history."""
 
 from __future__ import annotations
 
-from django.contrib.gis.geos import GEOSException, LinearRing, Point, Polygon
+from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
@@ -43,26 +44,10 @@ class PolygonSerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         values = super().to_internal_value(data)
-        ring = values["coordinates"][0]
-        for lon, lat in ring:
-            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                raise serializers.ValidationError(
-                    {"coordinates": f"[{lon}, {lat}] is not a longitude, latitude pair."}
-                )
-        if ring[0] != ring[-1]:
-            raise serializers.ValidationError(
-                {"coordinates": "The ring must be closed: repeat the first pair at the end."}
-            )
         try:
-            polygon = Polygon(LinearRing([tuple(xy) for xy in ring]), srid=4326)
-            valid = polygon.valid
-        except (GEOSException, ValueError, TypeError):
-            valid = False
-        if not valid or polygon.area == 0:
-            raise serializers.ValidationError(
-                {"coordinates": "The ring crosses itself or encloses no area."}
-            )
-        return polygon
+            return services.polygon_from_ring(values["coordinates"][0])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"coordinates": exc.message_dict["polygon"]}) from exc
 
 
 class PlaceSerializer(ClientOwnedSerializer):

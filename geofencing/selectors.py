@@ -6,11 +6,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import DateTimeField, F, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.contrib.gis.db.models.functions import Area
+from django.db.models import (
+    DateTimeField,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    Window,
+)
 from django.db.models.functions import Coalesce, Lag, Lead
 from django.utils import timezone
 
-from tracking.models import Tracker
+from tracking.models import ProductionRun, Tracker
 from tracking.selectors import customer_reports, customer_rollups, get_visible_or_404
 
 from .models import Place, StatusHistory
@@ -21,6 +32,27 @@ def place_list(*, user, production_run=None) -> QuerySet[Place]:
     if production_run is not None:
         places = places.filter(production_runs=production_run)
     return places.order_by("name")
+
+
+def place_page_list(*, user) -> QuerySet[Place]:
+    """The places of the user's clients for the portal's list and map: each with its client,
+    its runs (one query for all) and `area` (a polygon's, else None)."""
+    return (
+        Place.objects.visible_to(user)
+        .select_related("client")
+        .prefetch_related(
+            Prefetch("production_runs", queryset=ProductionRun.objects.order_by("name"))
+        )
+        .annotate(area=Area("polygon"))
+        .order_by("client__name", "name", "id")
+    )
+
+
+def place_get(*, user, pk: int) -> Place:
+    """A place of one of the user's clients, with its runs; another client's is a 404."""
+    return get_visible_or_404(
+        Place.objects.select_related("client").prefetch_related("production_runs"), user, pk=pk
+    )
 
 
 def status_history_list(*, user, tracker: Tracker) -> QuerySet[StatusHistory]:

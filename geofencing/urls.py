@@ -3,7 +3,7 @@ namespace."""
 
 from django.urls import path
 
-from .views import dashboard, history, runs, shares
+from .views import dashboard, history, places, runs, shares
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -15,6 +15,10 @@ urlpatterns = [
     path("runs/<int:pk>/", runs.production_run_detail, name="run-detail"),
     path("runs/<int:pk>/map.geojson", runs.production_run_geojson, name="run-geojson"),
     path("trackers/<int:pk>/history/", history.tracker_history, name="tracker-history"),
+    path("places/", places.place_list, name="places"),
+    path("places/new/", places.place_create, name="place-create"),
+    path("places/<int:pk>/", places.place_edit, name="place-edit"),
+    path("places/<int:pk>/delete/", places.place_delete, name="place-delete"),
     # A share link's public page: no login, scoped by the link (its token's hash).
     path("s/<str:token>/", shares.shared, name="share-page"),
 ]

@@ -16,6 +16,7 @@ from .places import (
     places_seed_demo,
     point_for,
     point_of_polygon,
+    polygon_from_ring,
 )
 from .rollups import RollupResult, rollup_locations
 from .statuses import (
@@ -46,6 +47,7 @@ __all__ = [
     "places_seed_demo",
     "point_for",
     "point_of_polygon",
+    "polygon_from_ring",
     "rollup_locations",
     "wait_for_status_evaluation",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.gis.geos import Point, Polygon
+from django.contrib.gis.geos import GEOSException, LinearRing, Point, Polygon
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -33,8 +33,54 @@ def point_for(*, point: Point | None, address: str) -> Point:
     except GeocodingError as exc:
         raise ValidationError({"address": f"The address could not be looked up: {exc}"}) from exc
     if found is None:
-        raise ValidationError({"address": "No place found for this address."})
+        raise ValidationError({"address": f"No place found for the address “{address}”."})
     return found
+
+
+def polygon_from_ring(ring: list) -> Polygon:
+    """A polygon from one outer ring of [longitude, latitude] pairs (GeoJSON's order): closed,
+    at least four pairs, not crossing itself, enclosing an area. Errors name the value."""
+    if not isinstance(ring, list) or len(ring) < 4:
+        raise ValidationError(
+            {"polygon": "A polygon needs at least three corners (four pairs, the first repeated)."}
+        )
+    pairs = []
+    for pair in ring:
+        if (
+            not isinstance(pair, list | tuple)
+            or len(pair) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+        ):
+            raise ValidationError({"polygon": f"{pair!r} is not a [longitude, latitude] pair."})
+        lon, lat = float(pair[0]), float(pair[1])
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValidationError({"polygon": f"[{lon}, {lat}] is not a longitude, latitude pair."})
+        pairs.append((lon, lat))
+    if pairs[0] != pairs[-1]:
+        raise ValidationError(
+            {"polygon": "The ring must be closed: repeat the first pair at the end."}
+        )
+    try:
+        polygon = Polygon(LinearRing(pairs), srid=4326)
+        valid, reason = polygon.valid, polygon.valid_reason
+    except (GEOSException, ValueError, TypeError) as exc:
+        raise ValidationError({"polygon": f"The ring is not a polygon: {exc}."}) from exc
+    if not valid:
+        raise ValidationError({"polygon": f"The polygon is not valid: {reason}."})
+    if polygon.area == 0:
+        raise ValidationError({"polygon": "The polygon encloses no area."})
+    return polygon
+
+
+def check_name_free(place: Place) -> None:
+    """A client's places have distinct names; the error names the field and the name."""
+    taken = Place.objects.filter(client_id=place.client_id, name=place.name)
+    if place.pk:
+        taken = taken.exclude(pk=place.pk)
+    if taken.exists():
+        raise ValidationError(
+            {"name": f"A place named “{place.name}” already exists for this client."}
+        )
 
 
 def point_of_polygon(polygon: Polygon) -> Point:
@@ -69,6 +115,7 @@ def place_create(
         radius_m=radius_m,
         polygon=polygon,
     )
+    check_name_free(place)
     place.full_clean()
     place.save()
     place.production_runs.set(production_runs)
@@ -86,6 +133,8 @@ def place_update(*, place: Place, **fields) -> Place:
         setattr(place, name, value)
     if "address" in fields and "point" not in fields and fields["address"]:
         place.point = point_for(point=None, address=fields["address"])
+    if "name" in fields:
+        check_name_free(place)
     place.full_clean()
     place.save()
     place.refresh_from_db(fields=["zone"])

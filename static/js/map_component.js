@@ -20,6 +20,9 @@
 // After each refresh the container's data-trackers, data-places and data-tracks are updated
 // and data-refreshes counts the refreshes drawn (data-refresh-error names a failed one).
 //
+// When a map is drawn, its container fires "trackermap:ready" (bubbling; detail: the
+// container's trackerMap), for pages that build on the map (static/js/place_editor.js).
+//
 // Every text from the data (names, labels, cities) goes into the page as text (textContent,
 // Leaflet's title option), never as HTML.
 (function () {
@@ -317,6 +320,9 @@
     setCounts(container, drawn.counts);
     container.trackerMap = { map: map, layer: drawn.layer, trackers: drawn.trackers, drawn: drawn,
       options: options };
+    // Pages that add to the map (the place editor) start from here: {map, layer, ...}.
+    container.dispatchEvent(new CustomEvent("trackermap:ready", { bubbles: true,
+      detail: container.trackerMap }));
     if (!options.refreshUrl) {
       container.dataset.ready = "true";
       return;

@@ -1,9 +1,5 @@
-"""The online geocoder against a fake Nominatim that speaks real HTTP on 127.0.0.1."""
-
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+"""The online geocoder against a fake Nominatim that speaks real HTTP on 127.0.0.1
+(the `nominatim` fixture, conftest.py)."""
 
 import pytest
 
@@ -11,50 +7,6 @@ from geofencing import geocoding, services
 from geofencing.models import GeocodeCache
 
 from .conftest import DELIVERY
-
-
-class FakeNominatim(BaseHTTPRequestHandler):
-    calls: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's spelling
-        url = urlparse(self.path)
-        query = parse_qs(url.query)
-        FakeNominatim.calls.append(url.path)
-        if url.path == "/reverse":
-            body = {"lat": query["lat"][0], "lon": query["lon"][0],
-                    "display_name": "Stephansplatz, Innere Stadt, Wien, Österreich",
-                    "address": {"city": "Vienna", "country_code": "at"}}  # fmt: skip
-        elif url.path == "/search" and "nowhere" in query["q"][0].lower():
-            body = []
-        elif url.path == "/search":
-            body = [{"lat": "48.2084", "lon": "16.3731", "display_name": "Stephansplatz, Wien"}]
-        else:
-            self.send_response(404)
-            self.end_headers()
-            return
-        payload = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def nominatim(settings):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeNominatim)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    FakeNominatim.calls = []
-    settings.GEOCODER_PROVIDER = "nominatim"
-    settings.GEOCODER_DOMAIN = f"127.0.0.1:{server.server_port}"
-    settings.GEOCODER_SCHEME = "http"
-    settings.GEOCODER_MIN_INTERVAL_SECONDS = 0.05
-    yield FakeNominatim
-    server.shutdown()
 
 
 @pytest.mark.django_db
