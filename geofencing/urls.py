@@ -7,6 +7,7 @@ from .views import dashboard, history, places, runs, shares
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("map.geojson", dashboard.dashboard_geojson, name="dashboard-geojson"),
     path(
         "clients/<int:pk>/silent-threshold/",
         dashboard.silent_threshold,

@@ -51,6 +51,7 @@ class Page:
 
 PAGES = [
     Page("dashboard", lambda w: reverse("portal:dashboard"), owner=None),
+    Page("dashboard map", lambda w: reverse("portal:dashboard-geojson"), owner=None),
     Page("run A", lambda w: reverse("portal:run-detail", args=[w.run_a.pk]), owner="a"),
     Page("run B", lambda w: reverse("portal:run-detail", args=[w.run_b.pk]), owner="b"),
     Page("run A map", lambda w: reverse("portal:run-geojson", args=[w.run_a.pk]), owner="a"),

@@ -2,13 +2,14 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from tracking import geojson, selectors, services
 from tracking.models import Client, ProductionRun, Tracker
@@ -66,7 +67,6 @@ def dashboard(request):
     run_progress = [(run, status_progress(counts[run.pk])) for run in live_runs]
     silent = selectors.silent_tracker_list(user=user, now=now)
     silent_trackers = list(silent[: SILENT_LIMIT + 1])
-    positions = selectors.tracker_position_list(user=user)
     administered = {c.pk for c in selectors.administered_client_list(user=user)}
     return render(
         request,
@@ -77,7 +77,12 @@ def dashboard(request):
             "runs": runs,
             "run_progress": run_progress,
             "total_progress": status_progress(total),
-            "features": geojson.feature_collection(geojson.tracker_position_features(positions)),
+            # The map fetches the positions from its endpoint: thousands of trackers stay out
+            # of the page's HTML.
+            "has_positions": selectors.tracker_position_list(user=user).exists(),
+            "features": geojson.feature_collection([]),
+            "map_url": reverse("portal:dashboard-geojson"),
+            "map_refresh_seconds": settings.PORTAL_MAP_REFRESH_SECONDS,
             "tracker_url": tracker_url_pattern(),
             "changes": geo_selectors.recent_status_change_list(
                 user=user,
@@ -90,6 +95,16 @@ def dashboard(request):
             "silent_more": len(silent_trackers) > SILENT_LIMIT,
             "threshold_clients": [c for c in clients if c.pk in administered],
         },
+    )
+
+
+@login_required
+@require_GET
+def dashboard_geojson(request):
+    """The dashboard's map: the last position of every tracker the user may see (compact)."""
+    positions = selectors.tracker_position_list(user=request.user)
+    return geojson.response(
+        geojson.feature_collection(geojson.tracker_position_features(positions))
     )
 
 

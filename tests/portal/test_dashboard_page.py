@@ -18,11 +18,11 @@ from tracking.models import AuditEvent, Client, Tracker
 pytestmark = pytest.mark.django_db
 
 
-def _map_data(response) -> dict:
-    html = response.content.decode()
-    start = html.index('id="dashboard-map-data"')
-    body = html[html.index(">", start) + 1 : html.index("</script>", start)]
-    return json.loads(body)
+def _map_data(client) -> dict:
+    """The dashboard map's collection, as its endpoint answers it to the logged-in user."""
+    response = client.get(reverse("portal:dashboard-geojson"))
+    assert response["Content-Type"] == "application/geo+json"
+    return json.loads(response.content)
 
 
 def test_dashboard_counts_trackers_by_status_per_live_run_and_in_total(client, world):
@@ -52,7 +52,7 @@ def test_dashboard_map_has_every_visible_tracker_with_a_position_and_no_other(cl
     mine = trackers_bulk(world.run_a, 4)
     trackers_bulk(world.run_b, 6)
     client.force_login(world.a_admin)
-    data = _map_data(client.get(reverse("portal:dashboard")))
+    data = _map_data(client)
     ids = sorted(f["properties"]["id"] for f in data["features"])
     assert ids == sorted(t.pk for t in mine)  # world.tracker_a has no position: not mapped
     feature = data["features"][0]
@@ -63,6 +63,18 @@ def test_dashboard_map_has_every_visible_tracker_with_a_position_and_no_other(cl
     html = client.get(reverse("portal:dashboard")).content.decode()
     assert 'data-cluster="true"' in html
     assert 'data-tracker-url="/trackers/{id}/history/"' in html
+    # The page carries no positions: the map fetches them from its endpoint at once.
+    assert f'data-refresh-url="{reverse("portal:dashboard-geojson")}"' in html
+    assert 'data-refresh-load="true"' in html
+    embedded = html.split('id="dashboard-map-data" type="application/json">')[1].split("<")[0]
+    assert json.loads(embedded) == {"type": "FeatureCollection", "features": []}
+
+
+def test_dashboard_without_positions_shows_no_map(client, world):
+    client.force_login(world.a_admin)
+    html = client.get(reverse("portal:dashboard")).content.decode()
+    assert 'id="dashboard-map"' not in html
+    assert "No tracker has reported a position yet." in html
 
 
 def test_dashboard_lists_recent_status_changes_newest_first_scoped_and_capped(client, world):
@@ -161,15 +173,21 @@ def test_dashboard_runs_the_same_queries_for_10_and_1000_trackers(
     client.force_login(getattr(world, user))
     trackers_bulk(world.run_a, 10)
     client.get(reverse("portal:dashboard"))  # warm: session, content types
+    client.get(reverse("portal:dashboard-geojson"))
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as small:
-        response = client.get(reverse("portal:dashboard"))
-    assert len(_map_data(response)["features"]) == 10
+    urls = [reverse("portal:dashboard"), reverse("portal:dashboard-geojson")]
+    small = {}
+    for url in urls:
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url)
+        small[url] = len(queries.captured_queries)
+    assert len(_map_data(client)["features"]) == 10
     trackers_bulk(world.run_a, 990)
     trackers_bulk(world.run_b, 100)
-    with django_assert_num_queries(len(small.captured_queries)):
-        response = client.get(reverse("portal:dashboard"))
+    for url in urls:
+        with django_assert_num_queries(small[url]):
+            client.get(url)
     expected = 1000 if user == "a_viewer" else 1100
-    assert len(_map_data(response)["features"]) == expected
+    assert len(_map_data(client)["features"]) == expected
