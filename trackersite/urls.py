@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
+from tracking.views import accounts
+
 from .api import unversioned
 from .health import healthz
 from .metrics import metrics
@@ -31,7 +33,7 @@ urlpatterns = [
     ),
     path(
         "accounts/password/reset/",
-        auth_views.PasswordResetView.as_view(),
+        accounts.PasswordResetView.as_view(),
         name="password_reset",
     ),
     path(

@@ -44,7 +44,7 @@ def test_person_chooses_a_timezone_and_times_and_popups_follow(page_for, world, 
     expect(page.locator(".leaflet-popup-content")).to_contain_text("2026-01-15 04:00 PST")
 
 
-def test_password_pages_fit_a_phone(page_for, new_page, world, screenshot):
+def test_password_pages_fit_a_phone(page_for, new_page, world, screenshot, rate_limits_cleared):
     page = page_for(world.a_viewer)
     page.goto("/account/")
     page.click("#change-password")

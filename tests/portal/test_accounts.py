@@ -147,6 +147,14 @@ def test_the_timezone_is_not_left_active_after_the_request(client, world):
     assert timezone.get_current_timezone_name() == "UTC"
 
 
+def test_machine_endpoints_do_not_read_the_session_for_a_timezone(client, world):
+    services.profile_timezone_set(user=world.a_admin, timezone_name="Asia/Kolkata")
+    client.force_login(world.a_admin)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("healthz")).status_code == 200
+    assert not [q for q in queries.captured_queries if "django_session" in q["sql"]]
+
+
 def test_alert_emails_read_the_same_profile(world):
     from tracking.alert_emails import recipient_timezone
 
@@ -207,7 +215,9 @@ def _reset_link(body: str) -> str:
     return re.search(r"https?://[^/\s]+(/accounts/reset/\S+/)", body).group(1)
 
 
-def test_password_reset_by_email_sets_a_password_once_and_revokes_tokens(client, world):
+def test_password_reset_by_email_sets_a_password_once_and_revokes_tokens(
+    client, world, rate_limits_cleared
+):
     token = _refresh_token(world.a_viewer)
     assert "Forgot your password?" in client.get(reverse("login")).content.decode()
     response = client.post(reverse("password_reset"), {"email": world.a_viewer.email})
@@ -238,11 +248,27 @@ def test_password_reset_by_email_sets_a_password_once_and_revokes_tokens(client,
     assert "This link does not work any more" in again.content.decode()
 
 
-def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(client, world):
+def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(
+    client, world, rate_limits_cleared
+):
     known = client.post(reverse("password_reset"), {"email": world.a_viewer.email}, follow=True)
     unknown = client.post(reverse("password_reset"), {"email": "nobody@example.com"}, follow=True)
     assert len(mail.outbox) == 1
     assert _text(known) == _text(unknown)
+
+
+def test_password_reset_mails_an_address_at_most_its_hourly_budget(
+    client, world, settings, rate_limits_cleared
+):
+    settings.PASSWORD_RESET_RATE_PER_ADDRESS = 2
+    answers = [
+        client.post(reverse("password_reset"), {"email": world.a_viewer.email.upper()})
+        for _ in range(4)
+    ]
+    assert {a["Location"] for a in answers} == {reverse("password_reset_done")}
+    assert len(mail.outbox) == 2
+    client.post(reverse("password_reset"), {"email": world.a_admin.email})
+    assert len(mail.outbox) == 3  # another address has its own budget
 
 
 # --- Secrets in paths never reach the logs -------------------------------------------------

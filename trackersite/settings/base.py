@@ -255,6 +255,13 @@ SHARE_LINK_MAX_DAYS = env.int("SHARE_LINK_MAX_DAYS", default=365)
 SHARE_LINK_RATE_PER_IP = env.int("SHARE_LINK_RATE_PER_IP", default=60)
 SHARE_LINK_RATE_PER_LINK = env.int("SHARE_LINK_RATE_PER_LINK", default=300)
 
+# --- Accounts ---------------------------------------------------------------------------
+# The password reset form e-mails an address at most PASSWORD_RESET_RATE_PER_ADDRESS times
+# and answers one client address PASSWORD_RESET_RATE_PER_IP times an hour: nobody can flood
+# an inbox through it. Over either, it says the same as always and sends nothing.
+PASSWORD_RESET_RATE_PER_ADDRESS = env.int("PASSWORD_RESET_RATE_PER_ADDRESS", default=3)
+PASSWORD_RESET_RATE_PER_IP = env.int("PASSWORD_RESET_RATE_PER_IP", default=20)
+
 # --- Webhooks ---------------------------------------------------------------------------
 # A failed delivery is tried again after base * 2**(attempts - 1) seconds (at most the max),
 # until WEBHOOK_RETRY_HOURS after its first attempt; then it is FAILED and its endpoint is
