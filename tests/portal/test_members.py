@@ -103,6 +103,7 @@ def test_admin_invites_by_email_only_the_tokens_hash_is_kept(client, world):
     client.force_login(world.a_admin)
     response = _invite(client, world, role="ADMIN", follow=True)
     assert "Invitation sent to new.person@example.com" in _text(response)
+    assert re.search(r"until \d{4}-\d\d-\d\d \d\d:\d\d UTC\.", _text(response))
     [message] = mail.outbox
     assert message.to == ["new.person@example.com"]
     assert message.subject == "You are invited to Alpha Logistics on the tracker platform"
@@ -165,6 +166,14 @@ def test_a_new_invitation_to_the_same_address_withdraws_the_earlier(client, worl
 class RefusingBackend(BaseEmailBackend):
     def send_messages(self, email_messages):
         raise smtplib.SMTPRecipientsRefused({"x@example.com": (550, b"no such mailbox")})
+
+
+def test_the_invitation_message_names_the_end_in_the_inviters_timezone(client, world):
+    services.profile_timezone_set(user=world.a_admin, timezone_name="Asia/Kolkata")
+    client.force_login(world.a_admin)
+    response = _invite(client, world, follow=True)
+    assert re.search(r"until \d{4}-\d\d-\d\d \d\d:\d\d IST\.", _text(response))
+    assert "IST" in _text(response).split("Open invitations")[1]  # the list's times too
 
 
 def test_an_invitation_whose_email_fails_is_withdrawn(client, world, settings):

@@ -15,6 +15,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.dateformat import format as date_format
+from django.utils.timezone import localtime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -123,7 +125,7 @@ def member_invite(request, pk: int):
                     f"Invitation sent to {issued.invitation.email} "
                     f"({issued.invitation.get_role_display()} of {client}); "
                     f"its link works once, until "
-                    f"{issued.invitation.expires_at:%Y-%m-%d}.",
+                    f"{date_format(localtime(issued.invitation.expires_at), 'Y-m-d H:i T')}.",
                 )
             return redirect(f"{reverse('portal:members')}#client-{client.pk}")
     response = _directory(request, invite_forms={client.pk: form})
