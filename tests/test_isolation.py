@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.gis.geos import Point
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
@@ -120,6 +121,12 @@ PAGES = [
         lambda w: reverse("portal:place-delete", args=[_place(w, "a").pk]),
         owner="a",
         admin_only=True,
+    ),
+    Page("tracker list", lambda w: reverse("portal:tracker-list"), owner=None),
+    Page(
+        "tracker list filtered by run A",
+        lambda w: reverse("portal:tracker-list") + f"?production_run={w.run_a.pk}&q=a",
+        owner=None,
     ),
 ]
 
@@ -348,6 +355,23 @@ PORTAL_WRITES = [
         "a",
         lambda w: {},
     ),
+    PortalWrite(
+        "tracker label A",
+        lambda w: reverse("portal:tracker-label", args=[w.tracker_a.pk]),
+        "a",
+        lambda w: {"label": "Relabelled"},
+    ),
+    PortalWrite(
+        "tracker labels CSV A",
+        lambda w: reverse("portal:tracker-labels-upload"),
+        "a",
+        lambda w: {
+            "client": w.client_a.pk,
+            "labels_file": SimpleUploadedFile(
+                "labels.csv", f"mac,label\n{w.tracker_a.mac_address},Relabelled\n".encode()
+            ),
+        },
+    ),
 ]
 
 
@@ -415,6 +439,20 @@ def test_isolation_invitation_accept_without_a_link_is_a_404_page(client, world)
     assert client.get(reverse("portal:invitation-accept")).status_code == 404
     client.force_login(world.a_admin)
     assert client.post(reverse("portal:invitation-accept")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "write", [w for w in PORTAL_WRITES if "label" in w.name], ids=lambda w: w.name
+)
+@pytest.mark.parametrize("persona_name", ["anonymous", *PERSONAS])
+def test_portal_write_matrix_labels_change_for_admins_only(client, world, write, persona_name):
+    from tracking.models import Tracker
+
+    if persona_name != "anonymous":
+        client.force_login(getattr(world, persona_name))
+    client.post(write.url(world), write.body(world))
+    label = Tracker.objects.get(pk=world.tracker_a.pk).label
+    assert (label == "Relabelled") == (persona_name in ("staff", "a_admin"))
 
 
 # --- The partner API ---------------------------------------------------------------------

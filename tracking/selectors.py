@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db.models import (
     Count,
@@ -13,12 +14,15 @@ from django.db.models import (
     F,
     FloatField,
     Func,
+    Q,
     QuerySet,
     Value,
 )
-from django.db.models.functions import Now
+from django.db.models.functions import Now, Replace
 from django.http import Http404
+from django.utils import timezone
 
+from .macs import SEPARATORS, normalize_mac
 from .models import (
     AlertSubscription,
     ApiKey,
@@ -76,6 +80,130 @@ def tracker_list(*, user, production_run: ProductionRun | None = None) -> QueryS
 
 def tracker_get(*, user, pk: int) -> Tracker:
     return get_visible_or_404(Tracker.objects.all(), user, pk=pk)
+
+
+# --- The fleet-wide tracker list (the page, its CSV export) -------------------------------
+
+# Sort keys of the list: a whitelist, each a column; "-" before the key sorts descending.
+TRACKER_SORTS = {
+    "mac": "mac_address",
+    "label": "label",
+    "status": "status",
+    "run": "production_run__name",
+    "brand": "production_run__brand__name",
+    "city": "nearest_city",
+    "seen": "last_report_at",
+}
+# Last-seen ranges: reported within the age (or longer ago, or never).
+TRACKER_SEEN = {
+    "1h": ("Within 1 hour", timedelta(hours=1)),
+    "24h": ("Within 24 hours", timedelta(hours=24)),
+    "7d": ("Within 7 days", timedelta(days=7)),
+    "older7d": ("More than 7 days ago", timedelta(days=7)),
+    "never": ("Never", None),
+}
+_HEX = frozenset("0123456789ABCDEF")
+
+
+@dataclass(frozen=True)
+class TrackerFilters:
+    """What the tracker list is narrowed and sorted by; every value already validated
+    (brand and run are the user's own: they come from choices of brand_list and
+    production_run_list)."""
+
+    q: str = ""
+    status: str = ""
+    brand: int | None = None
+    production_run: int | None = None
+    city: str = ""
+    seen: str = ""  # a key of TRACKER_SEEN, or ""
+    seen_from: datetime | None = None
+    seen_to: datetime | None = None  # exclusive
+    sort: str = "mac"  # a key of TRACKER_SORTS, "-" before it for descending
+
+
+def _tracker_search(q: str) -> Q:
+    """A MAC in any spelling, whole or partial ("aa-bb", "AABB.CC", "bb:cc:d"), or a part
+    of the label."""
+    by_label = Q(label__icontains=q)
+    mac = normalize_mac(q)
+    if mac is not None:
+        return Q(mac_address=mac) | by_label
+    digits = SEPARATORS.sub("", q).upper()
+    if len(digits) >= 2 and set(digits) <= _HEX:
+        return Q(mac_digits__contains=digits) | by_label
+    return by_label
+
+
+def tracker_table(
+    *, user, filters: TrackerFilters, now: datetime | None = None
+) -> QuerySet[Tracker]:
+    """The visible trackers, narrowed and sorted by `filters` (ties broken by id, so pages
+    never repeat or skip a tracker), with their run and brand: the list page and its CSV
+    export read this one queryset. It reads the trackers table alone, never reports."""
+    now = now or timezone.now()
+    trackers = Tracker.objects.visible_to(user)
+    if filters.q:
+        trackers = trackers.annotate(mac_digits=Replace("mac_address", Value(":"))).filter(
+            _tracker_search(filters.q)
+        )
+    if filters.status:
+        trackers = trackers.filter(status=filters.status)
+    if filters.brand is not None:
+        trackers = trackers.filter(production_run__brand_id=filters.brand)
+    if filters.production_run is not None:
+        trackers = trackers.filter(production_run_id=filters.production_run)
+    if filters.city:
+        trackers = trackers.filter(nearest_city=filters.city)
+    if filters.seen == "never":
+        trackers = trackers.filter(last_report_at__isnull=True)
+    elif filters.seen == "older7d":
+        trackers = trackers.filter(last_report_at__lt=now - TRACKER_SEEN["older7d"][1])
+    elif filters.seen in TRACKER_SEEN:
+        trackers = trackers.filter(last_report_at__gte=now - TRACKER_SEEN[filters.seen][1])
+    if filters.seen_from is not None:
+        trackers = trackers.filter(last_report_at__gte=filters.seen_from)
+    if filters.seen_to is not None:
+        trackers = trackers.filter(last_report_at__lt=filters.seen_to)
+    key = filters.sort.removeprefix("-")
+    column = F(TRACKER_SORTS.get(key, "mac_address"))
+    descending = filters.sort.startswith("-") and key in TRACKER_SORTS
+    order = column.desc(nulls_last=True) if descending else column.asc(nulls_last=True)
+    return (
+        trackers.select_related("production_run__brand")
+        .only(*TRACKER_ROW_FIELDS)
+        .order_by(order, "-id" if descending else "id")
+    )
+
+
+# What a row of the list (and its export) shows: never a key, never the encrypted one.
+TRACKER_ROW_FIELDS = (
+    "id",
+    "mac_address",
+    "label",
+    "client_id",
+    "status",
+    "status_changed_at",
+    "last_report_at",
+    "last_point",
+    "nearest_city",
+    "nearest_country_code",
+    "production_run__id",
+    "production_run__name",
+    "production_run__brand__id",
+    "production_run__brand__name",
+)
+
+
+def tracker_city_list(*, user) -> list[str]:
+    """The nearest cities of the visible trackers, for the list's city filter."""
+    return list(
+        Tracker.objects.visible_to(user)
+        .exclude(nearest_city="")
+        .order_by("nearest_city")
+        .values_list("nearest_city", flat=True)
+        .distinct()
+    )
 
 
 def tracker_status_counts(*, user, production_runs=None) -> dict[int | None, dict[str, int]]:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import accounts, alerts, integrations, members, shares
+from .views import accounts, alerts, exports, integrations, members, shares, trackers
 
 urlpatterns = [
     path("account/", accounts.account, name="account"),
@@ -18,6 +18,11 @@ urlpatterns = [
     # The e-mail's link; its token is masked in log lines (trackersite.requestid).
     path("invitations/accept/", members.invitation_accept, name="invitation-accept"),
     path("invitations/<str:token>/", members.invitation, name="invitation"),
+    path("trackers/", trackers.tracker_list, name="tracker-list"),
+    path("trackers/export.csv", exports.tracker_list_csv, name="tracker-list-export"),
+    path("trackers/<int:pk>/label/", trackers.tracker_label, name="tracker-label"),
+    path("trackers/labels/", trackers.tracker_labels_upload, name="tracker-labels-upload"),
+    path("runs/<int:pk>/trackers.csv", exports.run_trackers_csv, name="run-export"),
     path("integrations/", integrations.integrations, name="integrations"),
     path("integrations/keys/<int:pk>/revoke/", integrations.api_key_revoke, name="api-key-revoke"),
     path("shares/", shares.share_links, name="share-links"),

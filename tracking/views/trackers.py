@@ -1,0 +1,268 @@
+"""Portal: the fleet-wide tracker list (/trackers/): search, filters, sorting, pages; its
+labels, changed by the client's admins one at a time or from a CSV file."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from urllib.parse import urlencode
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from .. import selectors, services
+from ..models import Client, Tracker
+
+PAGE_SIZE = 50
+REFUSALS_SHOWN = 50
+# The columns, in order: (sort key, heading).
+COLUMNS = [
+    ("mac", "MAC"),
+    ("label", "Label"),
+    ("status", "Status"),
+    ("run", "Run"),
+    ("brand", "Brand"),
+    ("city", "City"),
+    ("seen", "Last seen"),
+]
+SORT_CHOICES = [
+    choice
+    for key, heading in COLUMNS
+    for choice in ((key, f"{heading}, A to Z"), (f"-{key}", f"{heading}, Z to A"))
+]
+SORT_CHOICES[-2:] = [("seen", "Last seen, longest ago first"), ("-seen", "Last seen, latest first")]
+
+
+class TrackerFilterForm(forms.Form):
+    """The list's query string. Runs and brands are the user's own (another client's id is
+    refused like a missing one); a field that does not validate is named on the page and
+    left out of the filter."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "MAC or label"}),
+    )
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *Tracker.Status.choices]
+    )
+    production_run = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label="Run"
+    )
+    brand = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    city = forms.ChoiceField(required=False)
+    seen = forms.ChoiceField(
+        required=False,
+        label="Last seen",
+        choices=[
+            ("", "Any time"),
+            *((k, label) for k, (label, _) in selectors.TRACKER_SEEN.items()),
+        ],
+    )
+    seen_from = forms.DateField(
+        required=False, label="Seen from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    seen_to = forms.DateField(
+        required=False, label="to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label="Sort by")
+
+    def __init__(self, data, *, user):
+        super().__init__(data)
+        runs = selectors.production_run_list(user=user).only(
+            "id", "name", "brand__name", "brand__client__name"
+        )
+        brands = selectors.brand_list(user=user).only("id", "name", "client__name")
+        several = len({b.client_id for b in brands}) > 1
+        self.fields["production_run"].choices = [("", "Any run")] + [
+            (r.pk, f"{r.name} ({r.brand.client.name})" if several else r.name) for r in runs
+        ]
+        self.fields["brand"].choices = [("", "Any brand")] + [
+            (b.pk, f"{b.name} ({b.client.name})" if several else b.name) for b in brands
+        ]
+        self.fields["city"].choices = [("", "Any city")] + [
+            (city, city) for city in selectors.tracker_city_list(user=user)
+        ]
+
+    def filters(self) -> selectors.TrackerFilters:
+        """The valid fields as filters (the form is always bound; invalid fields are None)."""
+        self.is_valid()
+        data = self.cleaned_data
+        seen_from, seen_to = data.get("seen_from"), data.get("seen_to")
+        return selectors.TrackerFilters(
+            q=(data.get("q") or "").strip(),
+            status=data.get("status") or "",
+            brand=data.get("brand"),
+            production_run=data.get("production_run"),
+            city=data.get("city") or "",
+            seen=data.get("seen") or "",
+            # Days in the user's timezone; "to" includes its whole day.
+            seen_from=_local_midnight(seen_from) if seen_from else None,
+            seen_to=_local_midnight(seen_to + timedelta(days=1)) if seen_to else None,
+            sort=data.get("sort") or "mac",
+        )
+
+
+def _local_midnight(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def tracker_filter_form(request) -> TrackerFilterForm:
+    return TrackerFilterForm(request.GET, user=request.user)
+
+
+def _query(params, **changes) -> str:
+    """The query string with `changes` (None drops a key), empty values left out."""
+    merged = {k: v for k, v in params.items() if v}
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return urlencode(merged)
+
+
+@login_required
+def tracker_list(request):
+    form = tracker_filter_form(request)
+    filters = form.filters()
+    trackers = selectors.tracker_table(user=request.user, filters=filters)
+    page = Paginator(trackers, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = {k: v for k, v in request.GET.items() if k in form.fields}
+    current = filters.sort if filters.sort.removeprefix("-") in selectors.TRACKER_SORTS else "mac"
+    columns = []
+    for key, heading in COLUMNS:
+        active = current.removeprefix("-") == key
+        descending = current.startswith("-")
+        # A click on the sorted column turns it round; on another column sorts it ascending.
+        next_sort = (key if descending else f"-{key}") if active else key
+        columns.append(
+            {
+                "key": key,
+                "heading": heading,
+                "url": "?" + _query(params, sort=next_sort, page=None),
+                "direction": ("descending" if descending else "ascending") if active else "",
+            }
+        )
+    administered = list(selectors.administered_client_list(user=request.user))
+    return render(
+        request,
+        "portal/tracker_list.html",
+        {
+            "form": form,
+            "page": page,
+            "columns": columns,
+            "page_query": _query(params, page=None),
+            "export_query": _query(params, page=None),
+            "administered": {c.pk for c in administered},
+            "label_max": Tracker._meta.get_field("label").max_length,
+            "filtered": any(v for k, v in params.items() if k != "sort"),
+            "here": request.get_full_path(),
+            "upload_max_mb": f"{settings.UPLOAD_MAX_BYTES / 1_000_000:g}",
+            "upload_clients": administered,
+        },
+    )
+
+
+def _back(request) -> str:
+    """Where a label form came from (the list with its filters and page), if it is ours."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("portal:tracker-list")
+
+
+@login_required
+@require_POST
+def tracker_label(request, pk: int):
+    """An admin of the tracker's client changes its label; viewers get 403."""
+    tracker = selectors.tracker_get(user=request.user, pk=pk)
+    try:
+        services.tracker_label_set(
+            user=request.user, tracker=tracker, label=request.POST.get("label", "")
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, f"Label of {tracker.mac_address}: {message}")
+    else:
+        messages.success(
+            request,
+            f"{tracker.mac_address} is now labelled “{tracker.label}”."
+            if tracker.label
+            else f"{tracker.mac_address} has no label now.",
+        )
+    return redirect(_back(request))
+
+
+class LabelUploadForm(forms.Form):
+    labels_file = forms.FileField(
+        label="CSV file",
+        help_text="Columns mac,label (a header row naming them); any MAC spelling.",
+    )
+
+    def clean_labels_file(self):
+        upload = self.cleaned_data["labels_file"]
+        if upload.size > settings.UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1_000_000:,.1f} MB, larger than the limit of "
+                f"{settings.UPLOAD_MAX_BYTES / 1_000_000:g} MB. Split it into smaller files."
+            )
+        return upload
+
+
+def _refused(request, errors: list[str]) -> None:
+    """One banner: the first REFUSALS_SHOWN reasons, then how many more."""
+    shown, rest = errors[:REFUSALS_SHOWN], len(errors) - REFUSALS_SHOWN
+    messages.error(
+        request,
+        format_html(
+            'Refused, no label was changed:<ul class="refusals">{}</ul>{}',
+            format_html_join("", "<li>{}</li>", ((m,) for m in shown)),
+            f"and {rest} more." if rest > 0 else "",
+        ),
+    )
+
+
+@login_required
+@require_POST
+def tracker_labels_upload(request):
+    """A client's admins set many labels at once from a CSV file: every row is checked
+    first, and one bad row changes nothing."""
+    client_id = request.POST.get("client", "")
+    if not client_id.isdigit():
+        raise Http404("No such client.")
+    # Another client's answers 404; the client's viewers get 403 from the service.
+    client = selectors.get_visible_or_404(Client.objects.all(), request.user, pk=int(client_id))
+    if not selectors.administered_client_list(user=request.user).filter(pk=client.pk).exists():
+        raise PermissionDenied("Only the client's admins change labels.")
+    form = LabelUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        _refused(request, [f"{form[f].label}: {e}" for f, errors in form.errors.items()
+                           for e in errors])  # fmt: skip
+        return redirect(_back(request))
+    try:
+        result = services.tracker_labels_import(
+            user=request.user, client=client, data=form.cleaned_data["labels_file"].read()
+        )
+    except ValidationError as exc:
+        _refused(request, exc.messages)
+    else:
+        messages.success(
+            request,
+            f"{result.changed} label{'s' if result.changed != 1 else ''} changed, "
+            f"{result.unchanged} already as in the file ({client.name}).",
+        )
+    return redirect(_back(request))
