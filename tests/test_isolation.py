@@ -128,6 +128,13 @@ PAGES = [
         lambda w: reverse("portal:tracker-list") + f"?production_run={w.run_a.pk}&q=a",
         owner=None,
     ),
+    Page("tracker list CSV", lambda w: reverse("portal:tracker-list-export"), owner=None),
+    Page(
+        "run A trackers CSV", lambda w: reverse("portal:run-export", args=[w.run_a.pk]), owner="a"
+    ),
+    Page(
+        "run B trackers CSV", lambda w: reverse("portal:run-export", args=[w.run_b.pk]), owner="b"
+    ),
 ]
 
 PERSONAS = {"staff": None, "a_admin": "a", "a_viewer": "a", "b_admin": "b"}

@@ -61,7 +61,11 @@ class TrackerFilterForm(forms.Form):
         required=False, coerce=int, empty_value=None, label="Run"
     )
     brand = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    city = forms.ChoiceField(required=False)
+    city = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "Any city", "size": 12}),
+    )
     seen = forms.ChoiceField(
         required=False,
         label="Last seen",
@@ -81,19 +85,32 @@ class TrackerFilterForm(forms.Form):
     def __init__(self, data, *, user):
         super().__init__(data)
         runs = selectors.production_run_list(user=user).only(
-            "id", "name", "brand__name", "brand__client__name"
+            "id", "name", "brand__id", "brand__name", "brand__client__id", "brand__client__name"
         )
-        brands = selectors.brand_list(user=user).only("id", "name", "client__name")
+        self.runs = {run.pk: run for run in runs}
+        # A brand without runs has no trackers: the runs' brands are every brand worth a choice.
+        brands = sorted(
+            {run.brand for run in self.runs.values()}, key=lambda b: (b.client.name, b.name, b.pk)
+        )
         several = len({b.client_id for b in brands}) > 1
         self.fields["production_run"].choices = [("", "Any run")] + [
-            (r.pk, f"{r.name} ({r.brand.client.name})" if several else r.name) for r in runs
+            (r.pk, f"{r.name} ({r.brand.client.name})" if several else r.name)
+            for r in self.runs.values()
         ]
         self.fields["brand"].choices = [("", "Any brand")] + [
             (b.pk, f"{b.name} ({b.client.name})" if several else b.name) for b in brands
         ]
-        self.fields["city"].choices = [("", "Any city")] + [
-            (city, city) for city in selectors.tracker_city_list(user=user)
-        ]
+
+    def options(self) -> dict[str, list[tuple[str, str, bool]]]:
+        """Each select's (value, text, selected): the page writes its own <select>s, far
+        cheaper than a widget template per option on a page opened this often."""
+        return {
+            name: [
+                (str(value), text, str(value) == str(self.data.get(name) or ""))
+                for value, text in self.fields[name].choices
+            ]
+            for name in ("status", "production_run", "brand", "seen", "sort")
+        }
 
     def filters(self) -> selectors.TrackerFilters:
         """The valid fields as filters (the form is always bound; invalid fields are None)."""
@@ -133,12 +150,60 @@ def _query(params, **changes) -> str:
     return urlencode(merged)
 
 
+ROW_VALUES = (
+    "id",
+    "mac_address",
+    "label",
+    "client_id",
+    "status",
+    "last_report_at",
+    "nearest_city",
+    "nearest_country_code",
+    "production_run_id",
+)
+STATUS_LABELS = dict(Tracker.Status.choices)
+
+
+def _pattern(name: str):
+    """A URL with one id, as a function of that id: one reverse() per page, not per row."""
+    head, tail = reverse(name, args=[0]).rsplit("/0/", 1)
+    return lambda pk: f"{head}/{pk}/{tail}"
+
+
+def _rows(trackers, runs: dict, administered: set[int]) -> list[dict]:
+    """Plain rows for the table: the runs and brands come from the form's choices (the
+    user's own runs, already read), the links from one pattern each."""
+    history, label, run_url = (
+        _pattern("portal:tracker-history"),
+        _pattern("portal:tracker-label"),
+        _pattern("portal:run-detail"),
+    )
+    rows = []
+    for tracker in trackers:
+        run = runs.get(tracker["production_run_id"])
+        rows.append(
+            {
+                **tracker,
+                "status_label": STATUS_LABELS.get(tracker["status"], tracker["status"]),
+                "status_key": tracker["status"].lower(),
+                "history_url": history(tracker["id"]),
+                "label_url": label(tracker["id"]) if tracker["client_id"] in administered else "",
+                "run_name": run.name if run else "",
+                "run_url": run_url(run.pk) if run else "",
+                "brand_name": run.brand.name if run else "",
+            }
+        )
+    return rows
+
+
 @login_required
 def tracker_list(request):
     form = tracker_filter_form(request)
     filters = form.filters()
     trackers = selectors.tracker_table(user=request.user, filters=filters)
-    page = Paginator(trackers, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(trackers.values(*ROW_VALUES), PAGE_SIZE).get_page(request.GET.get("page"))
+    administered = list(selectors.administered_client_list(user=request.user))
+    page.object_list = _rows(page.object_list, form.runs, {c.pk for c in administered})
     params = {k: v for k, v in request.GET.items() if k in form.fields}
     current = filters.sort if filters.sort.removeprefix("-") in selectors.TRACKER_SORTS else "mac"
     columns = []
@@ -155,17 +220,16 @@ def tracker_list(request):
                 "direction": ("descending" if descending else "ascending") if active else "",
             }
         )
-    administered = list(selectors.administered_client_list(user=request.user))
     return render(
         request,
         "portal/tracker_list.html",
         {
             "form": form,
+            "options": form.options(),
             "page": page,
             "columns": columns,
             "page_query": _query(params, page=None),
             "export_query": _query(params, page=None),
-            "administered": {c.pk for c in administered},
             "label_max": Tracker._meta.get_field("label").max_length,
             "filtered": any(v for k, v in params.items() if k != "sort"),
             "here": request.get_full_path(),
