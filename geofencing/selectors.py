@@ -197,7 +197,7 @@ def _changes_around(*, user, tracker: Tracker, start: datetime, end: datetime) -
 def tracker_history(*, user, tracker_id: int, start: datetime, end: datetime) -> TrackerHistory:
     """A tracker's track, status changes and place visits between start and end."""
     tracker = get_visible_or_404(
-        Tracker.objects.select_related("production_run"), user, pk=tracker_id
+        Tracker.objects.select_related("production_run__brand"), user, pk=tracker_id
     )
     resolution, track = _track(user=user, tracker=tracker, start=start, end=end)
     changes = list(_changes_around(user=user, tracker=tracker, start=start, end=end))

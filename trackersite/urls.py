@@ -6,6 +6,7 @@ from tracking.views import accounts
 
 from .api import unversioned
 from .health import healthz
+from .media import brand_file
 from .metrics import metrics
 
 handler404 = "trackersite.problems.not_found"
@@ -14,6 +15,7 @@ handler500 = "trackersite.problems.server_error"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
+    path("media/brands/<path:path>", brand_file, name="brand-file"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("trackersite.api", "api"))),
     re_path(r"^api/(?!v1/)(?P<rest>.*)$", unversioned, name="api-unversioned"),

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.html import format_html
 from leaflet.admin import LeafletGeoAdmin
 
 from . import services
@@ -59,6 +60,7 @@ class MembershipInline(admin.TabularInline):
 
 class BrandInline(admin.TabularInline):
     model = Brand
+    fields = ["name"]  # the logo and accent colour on the brand's own page
     extra = 0
     show_change_link = True
 
@@ -111,11 +113,28 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Brand)
 class BrandAdmin(admin.ModelAdmin):
-    list_display = ["name", "client"]
+    list_display = ["name", "client", "accent", "has_logo"]
     list_select_related = ["client"]
+    fields = ["client", "name", "logo", "accent_colour"]
 
     def save_model(self, request, obj, form, change):
-        services.brand_save(client=obj.client, name=obj.name, brand=obj, user=request.user)
+        services.brand_save(client=obj.client, name=obj.name, brand=obj, user=request.user,
+                            logo=obj.logo, accent_colour=obj.accent_colour)  # fmt: skip
+
+    @admin.display(description="Accent colour")
+    def accent(self, obj):
+        if not obj.accent_colour:
+            return "—"
+        return format_html(
+            '<span style="display:inline-block;width:1em;height:1em;vertical-align:-2px;'
+            'border:1px solid #888;background:{}"></span> {}',
+            obj.accent_colour,
+            obj.accent_colour,
+        )
+
+    @admin.display(description="Logo", boolean=True)
+    def has_logo(self, obj):
+        return bool(obj.logo)
 
     def delete_model(self, request, obj):
         services.brand_delete(brand=obj, user=request.user)

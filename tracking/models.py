@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from . import brand_look
 from .timezones import timezone_names
 
 
@@ -99,6 +100,23 @@ class Membership(models.Model):
 class Brand(models.Model):
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="brands")
     name = models.CharField(max_length=200)
+    # The brand's look on the pages about its runs (tracking/brand_look.py).
+    logo = models.ImageField(
+        upload_to=brand_look.logo_upload_path,
+        blank=True,
+        max_length=200,
+        validators=[brand_look.validate_logo],
+        help_text=(
+            f"PNG, JPEG, WebP or GIF, at most {brand_look.LOGO_MAX_BYTES // 1024} KiB and"
+            f" {brand_look.LOGO_MAX_PIXELS} pixels a side; shown on its runs' pages and shares."
+        ),
+    )
+    accent_colour = models.CharField(
+        max_length=7,
+        blank=True,
+        validators=[brand_look.validate_accent_colour],
+        help_text="#rrggbb, e.g. #1565c0: the colour of its runs' pages (empty: the portal's).",
+    )
 
     objects = TenantQuerySet.as_manager()
 
@@ -110,6 +128,11 @@ class Brand(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def accent_text_colour(self) -> str:
+        """Black or white: the readable text colour on the accent (empty without one)."""
+        return brand_look.text_colour_on(self.accent_colour) if self.accent_colour else ""
 
 
 class ProductionRunQuerySet(TenantQuerySet):

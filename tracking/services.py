@@ -258,6 +258,8 @@ def webhook_secret(endpoint: WebhookEndpoint) -> bytes:
 
 
 # --- Tenancy: clients, brands, memberships, production runs -------------------------------
+
+UNCHANGED = object()  # a keyword left out: the field keeps its value
 # Each is validated in full (model rules and constraints, the refused field named) and audited
 # in the same transaction; admin and commands call these, none writes these rows itself.
 
@@ -314,10 +316,32 @@ def client_silent_threshold_set(*, user, client: Client, hours) -> Client:
 
 
 @transaction.atomic
-def brand_save(*, client: Client, name: str, brand: Brand | None = None, user=None) -> Brand:
+def brand_save(
+    *,
+    client: Client,
+    name: str,
+    brand: Brand | None = None,
+    user=None,
+    logo=UNCHANGED,
+    accent_colour: str | object = UNCHANGED,
+) -> Brand:
+    """Create or change a brand. `logo` (an uploaded image, or None/"" to remove it) and
+    `accent_colour` (#rrggbb, "" for none) change the brand's look; left out, they stay. A
+    replaced logo's file is deleted once the change is committed."""
     brand = brand or Brand()
+    before = Brand.objects.filter(pk=brand.pk).values("logo", "accent_colour").first() or {}
     brand.client, brand.name = client, name
-    return _tenancy_save(brand, action="brand", user=user, client=client, target=name)
+    if logo is not UNCHANGED:
+        brand.logo = logo or None
+    if accent_colour is not UNCHANGED:
+        brand.accent_colour = (accent_colour or "").strip().lower()
+    look = {"logo": brand.logo.name or "", "accent_colour": brand.accent_colour}
+    brand = _tenancy_save(brand, action="brand", user=user, client=client, target=name, **look)
+    old_logo = before.get("logo") or ""
+    if old_logo and old_logo != brand.logo.name:
+        storage = brand.logo.storage
+        transaction.on_commit(lambda: storage.delete(old_logo))
+    return brand
 
 
 @transaction.atomic

@@ -161,3 +161,33 @@ def test_run_page_fits_a_phone_and_follows_dark_mode(page_for, world, screenshot
     background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(18, 24, 30)"  # portal.css's dark --bg
     screenshot(page, "portal-run-page-dark")
+
+
+def test_run_page_wears_the_brands_logo_and_accent_in_both_modes(
+    page_for, world, settings, tmp_path, screenshot
+):
+    from tests.tracking.test_brand_look import image_upload
+    from tracking import services
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    brand = world.run_a.brand
+    services.brand_save(client=brand.client, name=brand.name, brand=brand,
+                        logo=image_upload(colour="#ffeb3b"), accent_colour="#ffeb3b")  # fmt: skip
+    _places(world.run_a)
+    trackers_bulk(world.run_a, 30)
+    page = page_for(world.a_admin)
+    page.goto(reverse("portal:run-detail", args=[world.run_a.pk]))
+    expect(page.locator("#run-map")).to_have_attribute("data-ready", "true")
+    logo = page.locator("#run-header img.brand-logo")
+    expect(logo).to_be_visible()
+    assert logo.evaluate("(img) => img.complete && img.naturalWidth") == 120  # it was served
+    share = page.locator("#run-header .accent-button")
+    assert share.evaluate("(a) => getComputedStyle(a).backgroundColor") == "rgb(255, 235, 59)"
+    assert share.evaluate("(a) => getComputedStyle(a).color") == "rgb(0, 0, 0)"  # readable
+    strip = page.locator("#run-header").evaluate("(h) => getComputedStyle(h).borderLeftColor")
+    assert strip == "rgb(255, 235, 59)"
+    screenshot(page, "portal-run-page-brand")
+    page.emulate_media(color_scheme="dark")
+    assert share.evaluate("(a) => getComputedStyle(a).color") == "rgb(0, 0, 0)"
+    assert logo.evaluate("(img) => getComputedStyle(img).backgroundColor") == "rgb(255, 255, 255)"
+    screenshot(page, "portal-run-page-brand-dark")

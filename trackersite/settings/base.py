@@ -164,6 +164,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("FORM_MAX_BYTES", default=2_500_000)
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))
+# Files staff upload (brands' logos, under brands/): public by design (a share link's page shows
+# the logo), served by the app under MEDIA_URL (trackersite/media.py). Several web servers
+# need one MEDIA_ROOT they share (a volume), or another storage backend in STORAGES.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 
 # --- Redis and Celery -------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
