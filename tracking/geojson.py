@@ -123,6 +123,40 @@ def place_feature(place, *, url: str = "") -> Feature:
     }
 
 
+def place_row_features(
+    rows: Iterable[dict[str, Any]], *, url_pattern: str = "", linked: Iterable[int] = ()
+) -> list[Feature]:
+    """Places from plain rows (id, client_id, name, kind, radius_m, lon, lat and
+    polygon_geojson, the polygon as GeoJSON text or None), the same features as
+    `place_feature` without a geometry object per row. Places of the clients in `linked` get
+    `url_pattern` with "{id}" replaced by their id."""
+    linked = set(linked)
+    features = []
+    for row in rows:
+        if row["polygon_geojson"]:
+            geometry = json.loads(row["polygon_geojson"])
+        else:
+            geometry = {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
+        url = ""
+        if url_pattern and row["client_id"] in linked:
+            url = url_pattern.replace("{id}", str(row["id"]))
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": geometry,
+                "properties": {
+                    "kind": "place",
+                    "id": row["id"],
+                    "name": row["name"],
+                    "place_kind": row["kind"],
+                    "radius_m": row["radius_m"],
+                    "url": url,
+                },
+            }
+        )
+    return features
+
+
 def shared_tracker_feature(tracker, *, label: str) -> Feature | None:
     """The tracker for a share link's public page: its position, status and `label`, and
     nothing that identifies the device (no MAC, no id, no portal link)."""

@@ -203,16 +203,11 @@ def _require_admin(user, place: Place) -> None:
         raise PermissionDenied("Only an admin of this client may change its places.")
 
 
-def _map_features(places, *, administered: set[int], exclude: int | None = None) -> dict:
+def _map_features(rows, *, administered) -> dict:
+    """The places for a map; those the user administers open their editor."""
+    pattern = reverse("portal:place-edit", args=[0]).replace("/0/", "/{id}/")
     return geojson.feature_collection(
-        geojson.place_feature(
-            place,
-            url=reverse("portal:place-edit", args=[place.pk])
-            if place.client_id in administered
-            else "",
-        )
-        for place in places
-        if place.pk != exclude
+        geojson.place_row_features(rows, url_pattern=pattern, linked=administered)
     )
 
 
@@ -227,35 +222,37 @@ def _size_text(place: Place) -> str:
 
 @login_required
 def place_list(request):
-    places = list(selectors.place_page_list(user=request.user))
     administered = set(
         tracking_selectors.administered_client_list(user=request.user).values_list("pk", flat=True)
     )
-    page = Paginator(places, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.place_page_list(user=request.user), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     for place in page.object_list:
         place.size_text = _size_text(place)
+    rows = list(selectors.place_map_rows(user=request.user))
     return render(
         request,
         "portal/places.html",
         {
             "page": page,
             "administered": administered,
-            "many_clients": len({place.client_id for place in places}) > 1,
-            "features": _map_features(places, administered=administered),
+            "many_clients": len({row["client_id"] for row in rows}) > 1,
+            "features": _map_features(rows, administered=administered),
         },
     )
 
 
-def _editor_context(form, *, place: Place | None, clients) -> dict:
+def _editor_context(request, form, *, place: Place | None, clients) -> dict:
+    """The form, and the client's other places on the map for reference."""
     client_ids = [place.client_id] if place else [client.pk for client in clients]
-
-    others = Place.objects.filter(client_id__in=client_ids).select_related("client")
+    rows = selectors.place_map_rows(
+        user=request.user, clients=client_ids, exclude=place.pk if place else None
+    )
     return {
         "form": form,
         "place": place,
-        "features": _map_features(
-            others, administered=set(client_ids), exclude=place.pk if place else None
-        ),
+        "features": _map_features(rows, administered=set(client_ids)),
         "radius_limits": {"min": RADIUS_MIN_M, "max": RADIUS_MAX_M},
     }
 
@@ -292,7 +289,9 @@ def place_create(request):
             messages.success(request, f"The place “{place.name}” is saved.")
             return redirect("portal:place-edit", pk=place.pk)
     return render(
-        request, "portal/place_form.html", _editor_context(form, place=None, clients=clients)
+        request,
+        "portal/place_form.html",
+        _editor_context(request, form, place=None, clients=clients),
     )
 
 
@@ -340,7 +339,7 @@ def place_edit(request, pk: int):
             messages.success(request, f"The place “{place.name}” is saved.")
             return redirect("portal:place-edit", pk=place.pk)
     return render(
-        request, "portal/place_form.html", _editor_context(form, place=place, clients=None)
+        request, "portal/place_form.html", _editor_context(request, form, place=place, clients=None)
     )
 
 

@@ -13,6 +13,16 @@
   var MAP_ID = "place-map";
   var POLYGON_STYLE = { color: "#ef6c00", weight: 2, fillOpacity: 0.15, className: "place-polygon" };
 
+  // The place's colour on the maps: its kind's (the map component's PLACE_COLOURS).
+  function kindColour() {
+    var kind = byId("id_kind");
+    return (kind && window.TrackerMap.PLACE_COLOURS[kind.value]) || POLYGON_STYLE.color;
+  }
+
+  function polygonStyle() {
+    return Object.assign({}, POLYGON_STYLE, { color: kindColour() });
+  }
+
   function byId(id) { return document.getElementById(id); }
 
   function number(input) {
@@ -24,7 +34,7 @@
     try {
       var geometry = JSON.parse(text);
       var ring = geometry.coordinates[0].slice(0, -1);  // Leaflet closes rings itself
-      return L.polygon(ring.map(function (xy) { return [xy[1], xy[0]]; }), POLYGON_STYLE);
+      return L.polygon(ring.map(function (xy) { return [xy[1], xy[0]]; }), polygonStyle());
     } catch (error) {
       return null;  // the server names what is wrong with it
     }
@@ -46,7 +56,7 @@
     function hasPolygon() { return polygons.getLayers().length > 0; }
 
     var circle = window.PlaceForm.radiusCircle(map, {
-      center: center, radiusInput: radiusInput, hidden: hasPolygon,
+      center: center, radiusInput: radiusInput, hidden: hasPolygon, colour: kindColour,
       min: limits.min, max: limits.max,
     });
 
@@ -72,7 +82,7 @@
     });
     map.on("draw:created", function (e) {
       polygons.clearLayers();  // one polygon per place
-      polygons.addLayer(e.layer);
+      polygons.addLayer(e.layer.setStyle({ color: kindColour() }));
       savePolygon();
     });
     map.on("draw:edited draw:deleted", savePolygon);
@@ -84,6 +94,10 @@
     });
     [latitude, longitude, radiusInput].forEach(function (input) {
       input.addEventListener("input", circle.refresh);
+    });
+    byId("id_kind").addEventListener("change", function () {
+      polygons.setStyle({ color: kindColour() });
+      circle.refresh();
     });
 
     var initial = polygonInput.value ? polygonLayer(polygonInput.value) : null;

@@ -1,11 +1,11 @@
 // A place's circle on a map, and the admin's place form that uses it.
 //
-// PlaceForm.radiusCircle(map, {center, radiusInput, hidden}) draws the circle of the point
-// `center()` returns with the radius typed in `radiusInput`, and a round handle on its east
-// edge: dragging the handle sets the radius (clamped to the model's range) in the input.
-// `refresh()` redraws it after the point or the radius changed; it hides itself while
-// `hidden()` is true (a polygon replaces the circle). The portal's place editor
-// (place_editor.js) uses it as well.
+// PlaceForm.radiusCircle(map, {center, radiusInput, hidden, colour}) draws the circle of the
+// point `center()` returns with the radius typed in `radiusInput`, and a round handle on its
+// east edge: dragging the handle sets the radius (clamped to the model's range) in the input.
+// `refresh()` redraws it after the point, the radius or the colour (`colour()`, optional)
+// changed; it hides itself while `hidden()` is true (a polygon replaces the circle). The
+// portal's place editor (place_editor.js) uses it as well.
 //
 // The admin's place form: click on the map to set the place's point, drag the handle on the
 // circle (or type in "Radius m") to set its radius; the circle follows both. A drawn polygon
@@ -23,6 +23,7 @@
     var min = options.min || MIN_M, max = options.max || MAX_M;
     var input = options.radiusInput;
     var hidden = options.hidden || function () { return false; };
+    var colour = options.colour || function () { return "#ef6c00"; };
 
     function clear() {
       if (circle) { map.removeLayer(circle); map.removeLayer(handle); circle = handle = null; }
@@ -33,7 +34,7 @@
       var radius = parseInt(input.value, 10);
       if (!at || !(radius > 0) || hidden()) { clear(); return; }
       if (!circle) {
-        circle = L.circle(at, { radius: radius, color: "#ef6c00", weight: 2, fillOpacity: 0.12,
+        circle = L.circle(at, { radius: radius, color: colour(), weight: 2, fillOpacity: 0.12,
           interactive: false, className: "place-radius" }).addTo(map);
         handle = L.marker(east(at, radius), {
           draggable: true, title: "Drag to set the radius", keyboard: false,
@@ -50,6 +51,7 @@
       } else {
         circle.setLatLng(at);
         circle.setRadius(radius);
+        circle.setStyle({ color: colour() });
         handle.setLatLng(east(at, radius));
       }
     }

@@ -79,6 +79,11 @@ def test_admin_adds_a_place_by_clicking_on_the_map(world, page_for, screenshot):
     page.fill("#id_radius_m", "120")
     assert circle.bounding_box()["width"] < width_before * 2
     page.fill("#id_radius_m", str(radius))
+    # The circle takes the kind's colour (the map component's place colours).
+    assert circle.get_attribute("stroke") == "#2e7d32"  # delivery
+    page.select_option("#id_kind", "STORAGE")
+    assert circle.get_attribute("stroke") == "#ef6c00"
+    page.select_option("#id_kind", "DELIVERY")
     screenshot(page, "place-editor-new")
     _no_sideways_scroll(page)
 
@@ -153,3 +158,24 @@ def test_viewer_sees_the_places_as_text_and_no_edit_controls(world, page_for, sc
     _no_sideways_scroll(page)
     assert dialogs == []
     assert page.goto("/places/new/").status == 403
+
+
+def test_admin_deletes_a_place_after_confirming_in_dark_mode(world, page_for, screenshot):
+    place = _place(world, "Vienna depot", 16.3565, 48.1478, radius_m=250)
+    _place(world, "Prater store", 16.3849, 48.2066, kind="DELIVERY")
+    page = page_for(world.a_admin)
+    page.emulate_media(color_scheme="dark")
+    page.goto("/places/")
+    expect(page.locator("#places-map")).to_have_attribute("data-places", "2")
+    background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(18, 24, 30)"  # the dark palette's --bg
+    screenshot(page, "places-admin-dark")
+    page.click(f"#places tr[data-place='{place.pk}'] a.danger")
+    expect(page.locator("h1")).to_contain_text("Delete the place “Vienna depot”?")
+    screenshot(page, "place-delete-dark")
+    assert Place.objects.filter(pk=place.pk).exists()
+    page.click("#delete-place button[type=submit]")
+    expect(page.locator(".message.success")).to_contain_text("Vienna depot")
+    expect(page.locator("#places tbody tr")).to_have_count(1)
+    expect(page.locator("#places-map")).to_have_attribute("data-places", "1")
+    assert not Place.objects.filter(pk=place.pk).exists()

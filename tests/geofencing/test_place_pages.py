@@ -351,10 +351,16 @@ def test_admin_sees_the_list_with_edit_links_and_only_own_places(client, world, 
     assert reverse("portal:place-edit", args=[place_a.pk]) in html
     assert "Bravo shop" not in html
     assert re.search(r"polygon, \d+(\.\d)? ha", html)  # the polygon's size by its area
-    assert sorted(f["properties"]["name"] for f in _map_features(response)) == [
-        "Square yard",
-        "Vienna depot",
-    ]
+    features = {f["properties"]["name"]: f for f in _map_features(response)}
+    assert sorted(features) == ["Square yard", "Vienna depot"]
+    assert features["Square yard"]["geometry"] == {"type": "Polygon", "coordinates": [SQUARE]}
+    assert features["Vienna depot"]["geometry"] == {
+        "type": "Point",
+        "coordinates": [16.3565, 48.1478],
+    }
+    assert features["Vienna depot"]["properties"]["url"] == reverse(
+        "portal:place-edit", args=[place_a.pk]
+    )
 
 
 def test_a_place_name_is_text_on_the_list(client, world):
