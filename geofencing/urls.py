@@ -3,7 +3,7 @@ namespace."""
 
 from django.urls import path
 
-from .views import dashboard, history, places, runs, shares
+from .views import dashboard, exports, history, places, runs, shares
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -16,6 +16,11 @@ urlpatterns = [
     path("runs/<int:pk>/", runs.production_run_detail, name="run-detail"),
     path("runs/<int:pk>/map.geojson", runs.production_run_geojson, name="run-geojson"),
     path("trackers/<int:pk>/history/", history.tracker_history, name="tracker-history"),
+    path(
+        "trackers/<int:pk>/history.<str:fmt>",
+        exports.tracker_history_export,
+        name="tracker-history-export",
+    ),
     path("places/", places.place_list, name="places"),
     path("places/new/", places.place_create, name="place-create"),
     path("places/<int:pk>/", places.place_edit, name="place-edit"),

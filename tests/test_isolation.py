@@ -129,6 +129,20 @@ PAGES = [
         owner=None,
     ),
     Page("tracker list CSV", lambda w: reverse("portal:tracker-list-export"), owner=None),
+    *(
+        Page(
+            f"tracker history {fmt} {owner.upper()}",
+            lambda w, fmt=fmt, owner=owner: (
+                reverse(
+                    "portal:tracker-history-export", args=[getattr(w, f"tracker_{owner}").pk, fmt]
+                )
+                + "?days=7"
+            ),
+            owner=owner,
+        )
+        for fmt in ("csv", "gpx", "geojson")
+        for owner in ("a", "b")
+    ),
     Page(
         "run A trackers CSV", lambda w: reverse("portal:run-export", args=[w.run_a.pk]), owner="a"
     ),

@@ -309,6 +309,19 @@ def customer_rollups(*, user, resolution: str, tracker: Tracker | None = None) -
     return rollups.filter(tracker=tracker, first_observed_at__gte=tracker.activated_at)
 
 
+def tracker_report_rows(*, user, tracker: Tracker, start: datetime, end: datetime) -> QuerySet:
+    """A tracker's reports in [start, end] as the customer may read them (customer_reports:
+    nothing before its activation), oldest first, as plain rows (observed_at, lon, lat,
+    horizontal_accuracy) for the downloads: iterate with `.iterator(chunk_size=...)`."""
+    return (
+        customer_reports(user=user, tracker=tracker)
+        .filter(observed_at__range=(start, end))
+        .annotate(**coordinates("point"))
+        .order_by("observed_at", "id")
+        .values_list("observed_at", "lon", "lat", "horizontal_accuracy")
+    )
+
+
 LOCATION_RESOLUTIONS = ("raw", "hourly", "daily")
 
 

@@ -1,8 +1,13 @@
 """The tracker list in the browser: a customer sees their own trackers only, filters and
-sorts them, changes a label, opens a tracker and downloads its history as CSV; on a phone
-the table turns into cards and the page does not scroll sideways."""
+sorts them, changes a label, opens a tracker and downloads its history as CSV (the rows of
+the range the page shows); on a phone the table turns into cards and the page does not
+scroll sideways."""
 
+import csv
+import io
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.gis.geos import Point
@@ -10,7 +15,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.factories import TrackerFactory
-from tracking.models import Tracker
+from tracking.models import LocationReport, Tracker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,6 +47,14 @@ def fleet(world):
             status="DELIVERED", city="Graz", minutes=300, lon=15.44, lat=47.07)  # fmt: skip
     _locate(world.tracker_b, label="Bravo secret pallet", status="IN_TRANSIT", city="Vienna",
             minutes=1, lon=16.4, lat=48.2)  # fmt: skip
+    now = timezone.now()
+    for n, (days, lon, lat) in enumerate([(9, 10.0, 50.0), (3, -70.6693, -33.4489),
+                                          (1, 16.37, 48.21)]):  # fmt: skip
+        LocationReport.objects.create(
+            tracker=world.tracker_a, observed_at=now - timedelta(days=days),
+            point=Point(lon, lat, srid=4326), horizontal_accuracy=20, confidence=2,
+            status_byte=0, payload_hash=bytes([n]) * 32,
+        )  # fmt: skip
     return world
 
 
@@ -74,6 +87,24 @@ def test_customer_filters_the_list_and_relabels_a_tracker(fleet, page_for, scree
     expect(rows).to_have_count(1)
     assert Tracker.objects.get(pk=w.tracker_a.pk).label == "Pallet north, dock 3"
 
+    # Open the tracker and download its history of the last week.
+    north.locator("a code.mac").click()
+    expect(page.locator("h1")).to_contain_text(w.tracker_a.mac_address)
+    page.click("text=7 d")
+    with page.expect_download() as download_info:
+        page.click("#export-csv")
+    download = download_info.value
+    mac = w.tracker_a.mac_address.replace(":", "")
+    assert re.fullmatch(rf"tracker-{mac}-\d{{8}}-\d{{8}}\.csv", download.suggested_filename)
+    lines = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
+    assert [(r["latitude"], r["longitude"]) for r in lines] == [
+        ("-33.4489", "-70.6693"), ("48.21", "16.37")
+    ]  # oldest first; the report of 9 days ago is outside the week  # fmt: skip
+    assert all(r["observed_at"].endswith("+00:00") for r in lines)
+    screenshot(page, "tracker-history-exports")
+
+    page.go_back()
+    page.go_back()
     page.click("#clear-filters")
     page.locator("th a.sort-seen").click()  # oldest report first
     expect(rows.first).to_have_attribute("data-tracker", str(w.tracker_a2.pk))
