@@ -45,6 +45,7 @@ def test_account_page_sets_the_timezone_and_the_session_follows(client, world):
     page = client.get(reverse("portal:account"))
     assert "in Asia/Kolkata" in _text(page)
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d IST", _text(page))
+    assert '<option value="Asia/Kolkata" selected>' in page.content.decode()
 
 
 def test_account_page_refuses_an_unknown_timezone_by_name(client, world):
