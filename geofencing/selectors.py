@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.gis.db.models.functions import Area, AsGeoJSON
+from django.db import connection
 from django.db.models import (
     DateTimeField,
     F,
@@ -144,14 +145,39 @@ class Visit:
 
     @property
     def dwell_text(self) -> str:
-        minutes = max(0, int(self.dwell.total_seconds() // 60))
-        days, rest = divmod(minutes, 24 * 60)
-        hours, minutes = divmod(rest, 60)
-        parts = [f"{days} d"] if days else []
-        if hours or days:
-            parts.append(f"{hours} h")
-        parts.append(f"{minutes} min")
-        return " ".join(parts)
+        return duration_text(self.dwell)
+
+
+def duration_text(span: timedelta) -> str:
+    """ "2 d 3 h 5 min", "4 h 0 min", "12 min"."""
+    minutes = max(0, int(span.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d"] if days else []
+    if hours or days:
+        parts.append(f"{hours} h")
+    parts.append(f"{minutes} min")
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One state of the tracker: the status it changed to, where, and for how long."""
+
+    status: str
+    at: datetime
+    until: datetime | None  # None: still so
+    place_name: str  # the place it arrived at ("" in transit)
+    left_place_name: str  # the place this change left
+    began_before_range: bool  # the state the range opens in
+
+    @property
+    def status_label(self) -> str:
+        return Tracker.Status(self.status).label
+
+    @property
+    def dwell_text(self) -> str:
+        return duration_text((self.until or timezone.now()) - self.at)
 
 
 @dataclass(frozen=True)
@@ -159,8 +185,11 @@ class TrackPoint:
     longitude: float
     latitude: float
     at: datetime
-    reports: int
+    reports: int  # 1 for a raw report, else the reports the bucket averages
     accuracy_m: int
+
+
+RESOLUTIONS = ("reports", "hourly", "daily")  # finest first
 
 
 @dataclass
@@ -168,64 +197,244 @@ class TrackerHistory:
     tracker: Tracker
     start: datetime
     end: datetime
-    resolution: str  # "reports" | "hourly" | "daily"
+    resolution: str  # the coarsest layer the path uses: "reports" | "hourly" | "daily"
+    # Where the path turns finer: the newest part from `finer_from` on is drawn in the next
+    # finer layer (hourly -> raw reports, daily -> hourly); None when it is one layer.
+    finer_from: datetime | None = None
     track: list[TrackPoint] = field(default_factory=list)
     changes: list[StatusHistory] = field(default_factory=list)
     visits: list[Visit] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
     places: list[Place] = field(default_factory=list)
+
+    @property
+    def finer_resolution(self) -> str:
+        return RESOLUTIONS[RESOLUTIONS.index(self.resolution) - 1] if self.finer_from else ""
+
+
+# --- The path over a range: the finest resolution the point budget allows -----------------
+#
+# A range's path is its raw reports while they number at most the budget
+# (GEOFENCING_HISTORY_POINT_BUDGET). Beyond it, the newest part stays as fine as the budget
+# allows and the older part is drawn coarser: raw reports for the newest hours and hourly
+# roll-ups before them, or, when even hourly buckets are too many, hourly buckets for the
+# newest days and daily roll-ups before them. The split is chosen at a bucket's edge, as early
+# as the budget allows, so a longer range never draws fewer points than a shorter one with
+# the same end (it draws min(reports, about the budget)). Buckets the range's ends cut
+# through, and the hour or day the roll-ups have not finished, are averaged from the raw
+# reports, so every report in the range counts in exactly one point. Everything is read
+# through customer_reports / customer_rollups: nothing from before the activation.
+
+# Counts that choose the layers, in one statement over the hourly roll-ups (at most 24 rows a
+# day) and capped counts of the raw reports. For each hour bucket, the points of a path split
+# there: raw reports from it on (`reports_from` + the reports past the roll-ups) after the
+# buckets before it and the cut first hour; or hourly buckets from it on (`hours_from` + the
+# cut last hour) after a point per day before it (`days_before`) and one for the part of its
+# own day before it (`cuts_day`). Parameters are positional (the querysets' SQL brings its
+# own): the querysets', then budget, head_day, budget.
+_TRACK_PLAN = """
+WITH hours AS (
+    SELECT bucket, report_count FROM ({hours}) h
+), tail AS (
+    SELECT count(*) AS n, least(count(*), 1) AS point FROM ({tail}) t
+), split AS (
+    SELECT bucket,
+           sum(report_count) OVER newer AS reports_from,
+           count(*) OVER newer AS hours_from,
+           count(*) OVER (ORDER BY bucket) - 1 AS hours_before,
+           dense_rank() OVER (ORDER BY date_trunc('day', bucket, 'UTC')) - 1 AS days_before,
+           (row_number() OVER (PARTITION BY date_trunc('day', bucket, 'UTC') ORDER BY bucket)
+            > 1)::int AS cuts_day
+    FROM hours
+    WINDOW newer AS (ORDER BY bucket DESC)
+)
+SELECT (SELECT count(*) FROM ({raw}) r),
+       (SELECT count(*) FROM hours) + (SELECT point FROM tail) + 1,
+       (SELECT min(bucket) FROM split
+        WHERE reports_from + (SELECT n FROM tail) + hours_before + 1 <= %s),
+       (SELECT min(bucket) FROM split
+        WHERE days_before + cuts_day + hours_from + (SELECT point FROM tail) + %s <= %s)
+"""
+
+_RAW_POINTS = (
+    "SELECT ST_X(point::geometry), ST_Y(point::geometry), observed_at, 1, horizontal_accuracy"
+    " FROM ({}) p"
+)
+_AVERAGED_POINT = (
+    "SELECT avg(ST_X(point::geometry)), avg(ST_Y(point::geometry)), min(observed_at),"
+    " count(*), min(horizontal_accuracy) FROM ({}) p HAVING count(*) > 0"
+)
+_ROLLUP_POINTS = (
+    "SELECT ST_X(centroid::geometry), ST_Y(centroid::geometry), first_observed_at,"
+    " report_count, best_accuracy_m FROM ({}) p"
+)
+_BUCKET = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
+
+
+def _floor(at: datetime, resolution: str) -> datetime:
+    at = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return at.replace(hour=0) if resolution == "daily" else at
+
+
+def _ceil(at: datetime, resolution: str) -> datetime:
+    floor = _floor(at, resolution)
+    return floor if floor == at else floor + _BUCKET[resolution]
+
+
+def _compiled(queryset: QuerySet) -> tuple[str, tuple]:
+    return queryset.query.sql_with_params()
+
+
+class _TrackQuery:
+    """The pieces of one path as SQL: raw reports, averaged pieces and roll-up buckets."""
+
+    def __init__(self, *, user, tracker: Tracker, start: datetime, end: datetime):
+        self.user, self.tracker, self.start, self.end = user, tracker, start, end
+        self.parts: list[tuple[str, tuple]] = []
+
+    def reports(self, lo: datetime, hi: datetime | None = None) -> QuerySet:
+        """Reports from lo up to hi (excluded), or to the range's end (included)."""
+        reports = customer_reports(user=self.user, tracker=self.tracker).filter(
+            observed_at__gte=lo, observed_at__lte=self.end
+        )
+        if hi is not None:
+            reports = reports.filter(observed_at__lt=hi)
+        return reports.order_by().values("point", "observed_at", "horizontal_accuracy")
+
+    def buckets(self, resolution: str, lo: datetime, hi: datetime) -> QuerySet:
+        return (
+            customer_rollups(user=self.user, resolution=resolution, tracker=self.tracker)
+            .filter(bucket__gte=lo, bucket__lt=hi)
+            .order_by()
+            .values("centroid", "first_observed_at", "report_count", "best_accuracy_m")
+        )
+
+    def add(self, template: str, queryset: QuerySet) -> None:
+        sql, params = _compiled(queryset)
+        self.parts.append((template.format(sql), params))
+
+    def add_layer(self, resolution: str, lo: datetime, hi: datetime | None = None) -> None:
+        """[lo, hi) in `resolution` (hi None: to the range's end, included): its whole
+        buckets from the roll-ups, the buckets cut at either end averaged from the reports."""
+        first, last = _ceil(lo, resolution), _floor(hi or self.end, resolution)
+        if first >= last:  # no whole bucket: one averaged point
+            self.add(_AVERAGED_POINT, self.reports(lo, hi))
+            return
+        if lo < first:
+            self.add(_AVERAGED_POINT, self.reports(lo, first))
+        self.add(_ROLLUP_POINTS, self.buckets(resolution, first, last))
+        if hi is None or last < hi:
+            self.add(_AVERAGED_POINT, self.reports(last, hi))
+
+    def points(self) -> list[TrackPoint]:
+        sql = " UNION ALL ".join(f"({part})" for part, _ in self.parts) + " ORDER BY 3"
+        params = tuple(p for _, part_params in self.parts for p in part_params)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [TrackPoint(x, y, at, n, acc) for x, y, at, n, acc in cursor.fetchall()]
 
 
 def _track(
     *, user, tracker: Tracker, start: datetime, end: datetime
-) -> tuple[str, list[TrackPoint]]:
-    """Raw reports for short ranges; hourly, then daily roll-ups for longer ones."""
-    span = end - start
-    if span <= timedelta(days=settings.GEOFENCING_HISTORY_RAW_DAYS):
-        rows = (
-            customer_reports(user=user, tracker=tracker)
-            .filter(observed_at__range=(start, end))
-            .order_by("observed_at")
-            .values_list("point", "observed_at", "horizontal_accuracy")
+) -> tuple[str, datetime | None, list[TrackPoint]]:
+    """The path over [start, end]: (coarsest layer, where it turns finer, points), in two
+    queries (the plan, the points)."""
+    if tracker.activated_at is not None:
+        start = max(start, tracker.activated_at)
+    if tracker.activated_at is None or start > end:
+        return "reports", None, []
+    budget = settings.GEOFENCING_HISTORY_POINT_BUDGET
+    query = _TrackQuery(user=user, tracker=tracker, start=start, end=end)
+    first_hour, last_hour = _ceil(start, "hourly"), _floor(end, "hourly")
+    hours_sql, hours_params = _compiled(
+        query.buckets("hourly", first_hour, last_hour).values("bucket", "report_count")
+    )
+    tail_sql, tail_params = _compiled(query.reports(last_hour)[: budget + 1])
+    raw_sql, raw_params = _compiled(query.reports(start)[: budget + 1])
+    plan = _TRACK_PLAN.format(hours=hours_sql, tail=tail_sql, raw=raw_sql)
+    # The cut first hour is a day of its own when it ends at midnight.
+    head_day = int(start < first_hour == _floor(first_hour, "daily"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            plan,
+            (*hours_params, *tail_params, *raw_params, budget, head_day, budget),
         )
-        return "reports", [TrackPoint(p.x, p.y, at, 1, acc) for p, at, acc in rows]
-    resolution = (
-        "hourly" if span <= timedelta(days=settings.GEOFENCING_HISTORY_HOURLY_DAYS) else "daily"
-    )
-    rows = (
-        customer_rollups(user=user, resolution=resolution, tracker=tracker)
-        .filter(bucket__gte=start, bucket__lte=end)
-        .order_by("bucket")
-        .values_list("centroid", "first_observed_at", "report_count", "best_accuracy_m")
-    )
-    return resolution, [TrackPoint(c.x, c.y, at, n, acc) for c, at, n, acc in rows]
+        raw_count, hourly_points, raw_from, hourly_from = cursor.fetchone()
+
+    if raw_count <= budget:
+        query.add(_RAW_POINTS, query.reports(start))
+        return "reports", None, query.points()
+    if hourly_points <= budget:
+        # Hourly buckets, then raw reports from the earliest hour the budget allows.
+        query.add_layer("hourly", start, raw_from)
+        if raw_from is not None:
+            query.add(_RAW_POINTS, query.reports(raw_from))
+        return "hourly", raw_from, query.points()
+    # Daily buckets, then hourly ones from the earliest hour the budget allows (the part of
+    # its day before it averaged).
+    if hourly_from is None:
+        query.add_layer("daily", start)
+        return "daily", None, query.points()
+    day = _floor(hourly_from, "daily")
+    if day > start:
+        query.add_layer("daily", start, day)
+    if max(day, start) < hourly_from:
+        query.add(_AVERAGED_POINT, query.reports(max(day, start), hourly_from))
+    query.add_layer("hourly", hourly_from)
+    return "daily", hourly_from, query.points()
 
 
 def _changes_around(*, user, tracker: Tracker, start: datetime, end: datetime) -> QuerySet:
-    """The changes from the last one before `start` (the state the range begins in) up to
-    `end`, with the same `left_at` as over the whole history: the last one's comes from the
-    first change after `end`."""
+    """The changes from the second-last one before `start` up to `end` (the last one before
+    `start` is the state the range begins in; the one before it names the place that state
+    left), with the same `left_at` as over the whole history: the last one's comes from the
+    first change after `end`. Nothing from before the tracker's activation."""
     own = StatusHistory.objects.filter(tracker=tracker)
-    before = own.filter(at__lt=start).order_by("-at").values("at")[:1]
+    if tracker.activated_at is None:
+        return own.none()
+    # The changes of an earlier life (an earlier run) are not this customer's.
+    own = own.filter(at__gte=tracker.activated_at)
+    before = own.filter(at__lt=start).order_by("-at").values("at")
     after = own.filter(at__gt=end).order_by("at").values("at")[:1]
     changes = StatusHistory.objects.visible_to(user).filter(
         tracker=tracker,
-        at__gte=Coalesce(Subquery(before), Value(start), output_field=DateTimeField()),
+        at__gte=Coalesce(
+            Subquery(before[1:2]),
+            Subquery(before[:1]),
+            Value(max(start, tracker.activated_at)),
+            output_field=DateTimeField(),
+        ),
         at__lte=end,
     )
     return _with_neighbours(changes, left_at_after_last=Subquery(after))
 
 
 def tracker_history(*, user, tracker_id: int, start: datetime, end: datetime) -> TrackerHistory:
-    """A tracker's track, status changes and place visits between start and end."""
+    """A tracker's path, status changes, place visits and timeline between start and end,
+    from its activation on (customer_reports)."""
     tracker = get_visible_or_404(
         Tracker.objects.select_related("production_run__brand"), user, pk=tracker_id
     )
-    resolution, track = _track(user=user, tracker=tracker, start=start, end=end)
+    resolution, finer_from, track = _track(user=user, tracker=tracker, start=start, end=end)
     changes = list(_changes_around(user=user, tracker=tracker, start=start, end=end))
+    earlier = [c for c in changes if c.at < start]
+    changes = changes[max(0, len(earlier) - 1) :]  # from the state the range begins in
     visits = [
         Visit(change.place, change.to_status, change.at, change.left_at)
         for change in changes
         if change.place is not None and (change.left_at is None or change.left_at >= start)
+    ]
+    timeline = [
+        TimelineEntry(
+            status=change.to_status,
+            at=change.at,
+            until=change.left_at,
+            place_name=change.place.name if change.place else "",
+            left_place_name=change.from_place_name or "",
+            began_before_range=change.at < start,
+        )
+        for change in reversed(changes)  # newest first
+        if change.left_at is None or change.left_at >= start
     ]
     places = []
     if tracker.production_run_id:
@@ -235,9 +444,11 @@ def tracker_history(*, user, tracker_id: int, start: datetime, end: datetime) ->
         start=start,
         end=end,
         resolution=resolution,
+        finer_from=finer_from,
         track=track,
         changes=[c for c in changes if c.at >= start],
         visits=visits,
+        timeline=timeline,
         places=places,
     )
 

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from tracking import exports, selectors
 
-from .history import _range
+from .history import RangeError, parse_range
 
 FORMATS = ("csv", "gpx", "geojson")
 CSV_HEADER = ["mac_address", "observed_at", "latitude", "longitude", "horizontal_accuracy_m"]
@@ -25,9 +25,10 @@ def tracker_history_export(request, pk: int, fmt: str):
     if fmt not in FORMATS:
         raise Http404(f"No export as {fmt!r}.")
     try:
-        start, end, _days = _range(request)
-    except ValueError as exc:
+        chosen = parse_range(request, now=timezone.now())
+    except RangeError as exc:
         return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    start, end = chosen.start, chosen.end
     rows = selectors.tracker_report_rows(
         user=request.user, tracker=tracker, start=start, end=end
     ).iterator(chunk_size=exports.CHUNK_ROWS)

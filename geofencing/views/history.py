@@ -1,59 +1,121 @@
-"""Portal: a tracker's page (its path, position and status history)."""
+"""Portal: a tracker's page (its path over a range, last position, status timeline)."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.dateparse import parse_date
+from django.utils.dateparse import parse_date, parse_datetime
 
 from tracking import geojson
-from tracking.models import Tracker
-from tracking.selectors import get_visible_or_404
 
 from .. import selectors
 
-RANGES = {"1": 1, "2": 2, "7": 7, "30": 30, "90": 90, "365": 365}
+# ?days= presets: value -> (label, days)
+PRESETS = {
+    "1": ("24 h", 1),
+    "2": ("2 d", 2),
+    "7": ("7 d", 7),
+    "30": ("30 d", 30),
+    "90": ("90 d", 90),
+    "365": ("365 d", 365),
+}
+DEFAULT_PRESET = "2"
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 
 
-def _day(request, name: str):
-    """The ?name=YYYY-MM-DD parameter as a date, None when absent; ValueError names it."""
-    raw = request.GET.get(name) or ""
+class RangeError(ValueError):
+    """A bad range parameter; the message names the field and the value."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Range:
+    start: datetime
+    end: datetime
+    preset: str  # a PRESETS key, or "" for a custom range
+
+
+def _moment(request, name: str, *, end_of_day: bool) -> datetime | None:
+    """?name= as an aware datetime in the person's timezone: YYYY-MM-DDTHH:MM (what a
+    datetime-local input sends) or a whole day YYYY-MM-DD; None when empty."""
+    raw = request.GET.get(name, "").strip()
+    if not raw:
+        return None
     try:
-        day = parse_date(raw)  # None for a bad shape, ValueError for 2024-02-30
-    except ValueError:
-        day = None
-    if raw and day is None:
-        raise ValueError(f"{name}={raw!r} is not a date (YYYY-MM-DD)")
-    return day
+        moment = parse_datetime(raw)
+        if moment is None:
+            day = parse_date(raw)
+            if day is not None:
+                moment = datetime.combine(day, time.max if end_of_day else time.min)
+    except ValueError:  # the right shape, an impossible value (2026-02-30)
+        moment = None
+    if moment is None:
+        raise RangeError(name, f"{raw!r} is not a date and time (YYYY-MM-DDTHH:MM)")
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_current_timezone())
+    return moment
 
 
-def _range(request) -> tuple[datetime, datetime, str]:
-    """?days=N (default 2), or ?start=YYYY-MM-DD&end=YYYY-MM-DD (whole days in the person's
-    timezone)."""
-    start_day = _day(request, "start")
-    end_day = _day(request, "end")
-    if start_day and end_day and start_day <= end_day:
-        zone = timezone.get_current_timezone()
-        start = datetime.combine(start_day, time.min, tzinfo=zone)
-        end = datetime.combine(end_day, time.max, tzinfo=zone)
-        return start, end, ""
-    days = request.GET.get("days", "2")
-    days = days if days in RANGES else "2"
-    end = timezone.now()
-    return end - timedelta(days=RANGES[days]), end, days
+def _local(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def parse_range(request, *, now: datetime) -> Range:
+    """?days=<preset> (default 2), or ?start=...&end=... in the person's timezone."""
+    if "start" in request.GET or "end" in request.GET:
+        start = _moment(request, "start", end_of_day=False)
+        end = _moment(request, "end", end_of_day=True)
+        if start is None:
+            raise RangeError("start", "missing: a custom range needs a start and an end")
+        if end is None:
+            raise RangeError("end", "missing: a custom range needs a start and an end")
+        if end <= start:
+            raise RangeError("end", f"{_local(end)} is not after the start, {_local(start)}")
+        longest = settings.GEOFENCING_HISTORY_MAX_DAYS
+        if end - start > timedelta(days=longest):
+            raise RangeError("end", f"the range is longer than {longest} days")
+        return Range(start, end, "")
+    preset = request.GET.get("days", DEFAULT_PRESET)
+    if preset not in PRESETS:
+        raise RangeError("days", f"{preset!r} is not one of {', '.join(PRESETS)}")
+    return Range(now - timedelta(days=PRESETS[preset][1]), now, preset)
+
+
+def age_text(moment: datetime | None, *, now: datetime) -> str:
+    """How long ago: "just now", "12 min ago", "3 h ago", "5 d ago"."""
+    if moment is None:
+        return "never"
+    minutes = int((now - moment).total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"{minutes // (24 * 60)} d ago"
 
 
 @login_required
 def tracker_history(request, pk: int):
+    now = timezone.now()
+    error = None
     try:
-        start, end, days = _range(request)
-    except ValueError as exc:
-        # Scope first: another client's tracker answers 404 whatever the query says.
-        get_visible_or_404(Tracker.objects, request.user, pk=pk)
-        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
-    history = selectors.tracker_history(user=request.user, tracker_id=pk, start=start, end=end)
+        chosen = parse_range(request, now=now)
+    except RangeError as exc:
+        error = exc
+        chosen = Range(now - timedelta(days=PRESETS[DEFAULT_PRESET][1]), now, DEFAULT_PRESET)
+    # The tracker is found visible (404 otherwise) before anything else is answered.
+    history = selectors.tracker_history(
+        user=request.user, tracker_id=pk, start=chosen.start, end=chosen.end
+    )
     map_features = geojson.feature_collection(
         [
             *(geojson.place_feature(place) for place in history.places),
@@ -64,8 +126,25 @@ def tracker_history(request, pk: int):
             geojson.tracker_feature(history.tracker),
         ]
     )
+    custom = {
+        name: (
+            request.GET.get(name, "")
+            if error
+            else timezone.localtime(getattr(chosen, name)).strftime(LOCAL_INPUT)
+        )
+        for name in ("start", "end")
+    }
     return render(
         request,
         "geofencing/tracker_history.html",
-        {"history": history, "map_features": map_features, "days": days, "ranges": RANGES},
+        {
+            "history": history,
+            "map_features": map_features,
+            "range": chosen,
+            "presets": PRESETS,
+            "custom": custom,
+            "range_error": error,
+            "last_seen": age_text(history.tracker.last_report_at, now=now),
+        },
+        status=400 if error else 200,
     )

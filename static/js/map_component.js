@@ -17,7 +17,8 @@
 //                       map fetches the collection at once; it fits the view and sets
 //                       data-ready when that first answer is drawn. Keeps big maps out of the
 //                       page's HTML.
-// After each refresh the container's data-trackers, data-places and data-tracks are updated
+// The container's data-trackers, data-places, data-tracks and data-track-points (the points
+// of every track drawn) count what is drawn; after each refresh they are updated
 // and data-refreshes counts the refreshes drawn (data-refresh-error names a failed one).
 //
 // When a map is drawn, its container fires "trackermap:ready" (bubbling; detail: the
@@ -199,7 +200,7 @@
   function drawInto(drawn, collection, options) {
     drawn.layer.clearLayers();
     drawn.trackers.clearLayers();
-    var counts = { place: 0, tracker: 0, track: 0 };
+    var counts = { place: 0, tracker: 0, track: 0, trackPoints: 0 };
     // Places first, so trackers and tracks stay clickable above them.
     var order = { place: 0, track: 1 };
     collection.features.filter(function (feature) {
@@ -209,6 +210,7 @@
     }).forEach(function (feature) {
       var kind = feature.properties.kind;
       if (DRAW[kind]) { DRAW[kind](feature, drawn.layer, options); counts[kind] += 1; }
+      if (kind === "track") { counts.trackPoints += feature.geometry.coordinates.length; }
     });
     counts.tracker = drawTrackers(drawn.trackers, collection.features, options);
     drawn.counts = counts;
@@ -269,6 +271,7 @@
     container.dataset.places = counts.place;
     container.dataset.trackers = counts.tracker;
     container.dataset.tracks = counts.track;
+    container.dataset.trackPoints = counts.trackPoints;
   }
 
   // Fetches the map's collection from `url` (default: its data-refresh-url) and draws it in

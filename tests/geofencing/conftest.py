@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.contrib.gis.geos import Point
+from django.db import connection
 from geopy.distance import geodesic
 
 from geofencing import services
@@ -106,3 +107,23 @@ def nominatim(settings):
     settings.GEOCODER_MIN_INTERVAL_SECONDS = 0.05
     yield FakeNominatim
     server.shutdown()
+
+
+def reports_every(tracker, *, minutes: int, days: int, end, lon: float = 16.3, lat: float = 48.2):
+    """A report every `minutes` over the `days` before `end` (the newest at `end`, each older
+    one 0.0001 degrees further east of (lon, lat)), written in one statement, then rolled
+    up."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO tracking_locationreport (tracker_id, observed_at, received_at, point,
+                horizontal_accuracy, confidence, status_byte, payload_hash)
+            SELECT %(tracker)s, %(end)s - n * make_interval(mins => %(minutes)s), %(end)s,
+                   ST_SetSRID(ST_MakePoint(%(lon)s + n * 0.0001, %(lat)s), 4326)::geography,
+                   20, 2, 0, sha256(convert_to(%(tracker)s || '-' || n, 'UTF8'))
+            FROM generate_series(0, %(count)s - 1) n
+            """,
+            {"tracker": tracker.pk, "end": end, "minutes": minutes, "lon": lon, "lat": lat,
+             "count": days * 24 * 60 // minutes},
+        )  # fmt: skip
+    services.rollup_locations()

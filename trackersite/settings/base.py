@@ -402,10 +402,11 @@ GEOCODER_MIN_INTERVAL_SECONDS = env.float("GEOCODER_MIN_INTERVAL_SECONDS", defau
 # outside it, or (when > 0) outside reports spanning GEOFENCING_DEPARTURE_MINUTES; arrivals
 # count at once. Two reports: one stray fix from a passing phone does not end a visit.
 GEOFENCING_DEPARTURE_MINUTES = env.float("GEOFENCING_DEPARTURE_MINUTES", default=0.0)
-# History pages draw raw reports up to this many days, hourly roll-ups up to
-# GEOFENCING_HISTORY_HOURLY_DAYS, daily roll-ups beyond.
-GEOFENCING_HISTORY_RAW_DAYS = env.int("GEOFENCING_HISTORY_RAW_DAYS", default=2)
-GEOFENCING_HISTORY_HOURLY_DAYS = env.int("GEOFENCING_HISTORY_HOURLY_DAYS", default=45)
+# The tracker page draws a range's path in at most about this many points: raw reports
+# while they fit, else hourly then daily roll-ups for the older part (geofencing.selectors).
+GEOFENCING_HISTORY_POINT_BUDGET = env.int("GEOFENCING_HISTORY_POINT_BUDGET", default=2000)
+# The longest custom range the tracker page accepts, in days.
+GEOFENCING_HISTORY_MAX_DAYS = env.int("GEOFENCING_HISTORY_MAX_DAYS", default=1096)
 # Online geocoder (geopy) details; the cache keys reverse lookups by coordinates rounded to
 # GEOCODER_CACHE_DECIMALS (3 decimals: about 100 m).
 GEOCODER_DOMAIN = env.str("GEOCODER_DOMAIN", default="nominatim.openstreetmap.org")
