@@ -227,7 +227,7 @@ def test_custom_range_is_read_in_the_persons_timezone(client, world, trackers):
     assert len(history.track) == 3  # 08:30, 09:30 and 10:30 UTC
     html = response.content.decode()
     assert 'value="2026-11-02T03:00"' in html and 'value="2026-11-02T06:00"' in html
-    assert "2026-11-02 03:00 to 2026-11-02 06:00 EST" in html
+    assert "2026-11-02 03:00 EST to 2026-11-02 06:00 EST" in html
 
 
 @pytest.mark.django_db
