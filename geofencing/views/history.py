@@ -50,11 +50,11 @@ def _moment(request, name: str, *, end_of_day: bool) -> datetime | None:
     if not raw:
         return None
     try:
-        moment = parse_datetime(raw)
-        if moment is None:
-            day = parse_date(raw)
-            if day is not None:
-                moment = datetime.combine(day, time.max if end_of_day else time.min)
+        day = parse_date(raw)  # a whole day first: parse_datetime reads one as its midnight
+        if day is not None:
+            moment = datetime.combine(day, time.max if end_of_day else time.min)
+        else:
+            moment = parse_datetime(raw)
     except ValueError:  # the right shape, an impossible value (2026-02-30)
         moment = None
     if moment is None:
