@@ -146,8 +146,8 @@ class PlaceForm(forms.Form):
         data = super().clean()
         latitude, longitude = data.get("latitude"), data.get("longitude")
         data["point"] = None
-        if self.errors:
-            return data
+        if any(name in self.errors for name in ("latitude", "longitude", "polygon", "address")):
+            return data  # the position's own errors say it already
         if data.get("locate"):
             if not data.get("address"):
                 self.add_error("address", "Type the address to find the point from.")

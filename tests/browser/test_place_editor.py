@@ -39,8 +39,17 @@ def test_admin_adds_a_place_by_clicking_on_the_map(world, page_for, screenshot):
     editor = page.locator("#place-map")
     expect(editor).to_have_attribute("data-place-editor", "ready")
     expect(editor.locator(".leaflet-draw-draw-polygon")).to_be_visible()
-    page.select_option("#id_kind", "DELIVERY")
+    # Saved without a point (and a radius out of range): the server names what is wrong.
     page.fill("#id_name", "Prater store")
+    page.fill("#id_radius_m", "5")
+    page.click("#save-place")
+    expect(page.locator("#error-latitude")).to_contain_text("Set the point")
+    expect(page.locator("#error-radius_m")).to_contain_text("A radius of 5 m is out of range")
+    screenshot(page, "place-editor-errors")
+    assert not Place.objects.filter(name="Prater store").exists()
+    expect(editor).to_have_attribute("data-place-editor", "ready")
+    page.fill("#id_radius_m", "100")
+    page.select_option("#id_kind", "DELIVERY")
     page.check(f"input[name=production_runs][value='{world.run_a.pk}']")
     # Zoomed out a little from the depot, as a person would before clicking.
     page.evaluate("() => document.getElementById('place-map').placeMap.setView([48.2, 16.37], 13)")
