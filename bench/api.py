@@ -66,7 +66,8 @@ def build(trackers: int, reports_per_tracker: int) -> None:
         )
         c.execute("INSERT INTO tracking_client (name, created_at, silent_after_hours)"
                   " VALUES ('Bench', now(), 24)")  # fmt: skip
-        c.execute("INSERT INTO tracking_brand (client_id, name) VALUES (1, 'Bench')")
+        c.execute("INSERT INTO tracking_brand (client_id, name, logo, accent_colour)"
+                  " VALUES (1, 'Bench', '', '')")  # fmt: skip
         c.execute(
             "INSERT INTO tracking_productionrun (brand_id, name, starts_at, ends_at)"
             " SELECT 1, 'run ' || i, now() - interval '10 days', now() + interval '30 days'"

@@ -98,7 +98,8 @@ def build(args, rng: random.Random, state: dict) -> None:
         )
         client_id = c.fetchone()[0]
         c.execute(
-            "INSERT INTO tracking_brand (client_id, name) VALUES (%s, 'Bench') RETURNING id",
+            "INSERT INTO tracking_brand (client_id, name, logo, accent_colour)"
+            " VALUES (%s, 'Bench', '', '') RETURNING id",
             [client_id],
         )
         brand_id = c.fetchone()[0]
