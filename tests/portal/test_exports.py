@@ -294,7 +294,13 @@ def test_history_csv_streams_a_year_of_hourly_reports(client, world):
     with CaptureQueriesContext(connection) as queries:
         response = _export(client, world.tracker_a, "csv", days="365")
         assert response.streaming
-        chunks = list(response.streaming_content)
+        stream = iter(response.streaming_content)
+        chunks = [next(stream), next(stream)]
+        # Mid-stream, the rows come from a cursor held open in the database.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_cursors WHERE name LIKE '_django_curs_%%'")
+            assert cursor.fetchone()[0] == 1
+        chunks += list(stream)
     assert len(chunks) > hours // exports.CHUNK_ROWS  # written as it is read, not at once
     lines = b"".join(chunks).decode().splitlines()
     assert lines[0] == "mac_address,observed_at,latitude,longitude,horizontal_accuracy_m"

@@ -44,16 +44,11 @@ SORT_CHOICES[-2:] = [("seen", "Last seen, longest ago first"), ("-seen", "Last s
 
 
 class TrackerFilterForm(forms.Form):
-    """The list's query string. Runs and brands are the user's own (another client's id is
-    refused like a missing one); a field that does not validate is named on the page and
-    left out of the filter."""
+    """The list's query string (the page writes the inputs itself, see `options`). Runs and
+    brands are the user's own (another client's id is refused like a missing one); a field
+    that does not validate is named on the page and left out of the filter."""
 
-    q = forms.CharField(
-        required=False,
-        max_length=200,
-        label="Search",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "MAC or label"}),
-    )
+    q = forms.CharField(required=False, max_length=200, label="Search")
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *Tracker.Status.choices]
     )
@@ -61,11 +56,7 @@ class TrackerFilterForm(forms.Form):
         required=False, coerce=int, empty_value=None, label="Run"
     )
     brand = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    city = forms.CharField(
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(attrs={"placeholder": "Any city", "size": 12}),
-    )
+    city = forms.CharField(required=False, max_length=200)
     seen = forms.ChoiceField(
         required=False,
         label="Last seen",
@@ -74,12 +65,8 @@ class TrackerFilterForm(forms.Form):
             *((k, label) for k, (label, _) in selectors.TRACKER_SEEN.items()),
         ],
     )
-    seen_from = forms.DateField(
-        required=False, label="Seen from", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    seen_to = forms.DateField(
-        required=False, label="to", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    seen_from = forms.DateField(required=False, label="Seen from")
+    seen_to = forms.DateField(required=False, label="Seen to")
     sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label="Sort by")
 
     def __init__(self, data, *, user):
