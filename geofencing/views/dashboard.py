@@ -67,6 +67,13 @@ def dashboard(request):
     run_progress = [(run, status_progress(counts[run.pk])) for run in live_runs]
     silent = selectors.silent_tracker_list(user=user, now=now)
     silent_trackers = list(silent[: SILENT_LIMIT + 1])
+    changes = geo_selectors.recent_status_change_list(
+        user=user, since=now - timedelta(days=RECENT_CHANGES_DAYS), limit=RECENT_CHANGES_LIMIT
+    )
+    # Links from one pattern each, not a URL resolution per row.
+    tracker_url = tracker_url_pattern()
+    for tracker in [*silent_trackers, *(change.tracker for change in changes)]:
+        tracker.portal_url = tracker_url.replace("{id}", str(tracker.pk))
     administered = {c.pk for c in selectors.administered_client_list(user=user)}
     return render(
         request,
@@ -83,12 +90,8 @@ def dashboard(request):
             "features": geojson.feature_collection([]),
             "map_url": reverse("portal:dashboard-geojson"),
             "map_refresh_seconds": settings.PORTAL_MAP_REFRESH_SECONDS,
-            "tracker_url": tracker_url_pattern(),
-            "changes": geo_selectors.recent_status_change_list(
-                user=user,
-                since=now - timedelta(days=RECENT_CHANGES_DAYS),
-                limit=RECENT_CHANGES_LIMIT,
-            ),
+            "tracker_url": tracker_url,
+            "changes": changes,
             "changes_days": RECENT_CHANGES_DAYS,
             "changes_limit": RECENT_CHANGES_LIMIT,
             "silent_trackers": silent_trackers[:SILENT_LIMIT],

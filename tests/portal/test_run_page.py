@@ -23,7 +23,10 @@ def _run_url(world, **query) -> str:
 
 
 def _rows(response) -> list[Tracker]:
-    return list(response.context["page"])
+    """The table's rows (plain values) as the trackers they show, in the table's order."""
+    ids = [row["id"] for row in response.context["page"]]
+    trackers = Tracker.objects.in_bulk(ids)
+    return [trackers[pk] for pk in ids]
 
 
 def _places(world):
