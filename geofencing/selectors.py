@@ -79,9 +79,12 @@ def place_get(*, user, pk: int) -> Place:
 
 def status_history_list(*, user, tracker: Tracker) -> QuerySet[StatusHistory]:
     """The tracker's changes, each with `left_at` (when the next change ended this state) and
-    `from_place_name` (the place this change left: the previous change's place)."""
+    `from_place_name` (the place this change left: the previous change's place); from the
+    tracker's activation on (an earlier run's changes are not this customer's)."""
     changes = StatusHistory.objects.visible_to(user).filter(tracker=tracker)
-    return _with_neighbours(changes)
+    if tracker.activated_at is None:
+        return changes.none()
+    return _with_neighbours(changes.filter(at__gte=tracker.activated_at))
 
 
 _CHANGE_ORDER = [F("at").asc(), F("id").asc()]
@@ -228,32 +231,51 @@ class TrackerHistory:
 # Counts that choose the layers, in one statement over the hourly roll-ups (at most 24 rows a
 # day) and capped counts of the raw reports. For each hour bucket, the points of a path split
 # there: raw reports from it on (`reports_from` + the reports past the roll-ups) after the
-# buckets before it and the cut first hour; or hourly buckets from it on (`hours_from` + the
-# cut last hour) after a point per day before it (`days_before`) and one for the part of its
-# own day before it (`cuts_day`). Parameters are positional (the querysets' SQL brings its
-# own): the querysets', then budget, head_day, budget.
+# buckets before it and the cut first hour (`head`); or hourly buckets from it on
+# (`hours_from` + the cut last hour) after a point per day before it (`days_before`, and the
+# cut first hour's when its day has no bucket) and one for the part of its own day before it
+# (`cuts_day`). The earliest split within the budget wins; for the raw one, the bucket
+# before it (`raw_before`, `raw_before_reports`) lends its newest reports to fill the budget
+# exactly. Parameters are positional, in the order of the text (the querysets' SQL brings
+# its own): hours, tail, head, budget, raw, start's day, budget.
 _TRACK_PLAN = """
 WITH hours AS (
     SELECT bucket, report_count FROM ({hours}) h
 ), tail AS (
     SELECT count(*) AS n, least(count(*), 1) AS point FROM ({tail}) t
+), head AS (
+    SELECT count(*) AS point FROM ({head}) t
 ), split AS (
-    SELECT bucket,
+    SELECT bucket, report_count,
            sum(report_count) OVER newer AS reports_from,
            count(*) OVER newer AS hours_from,
            count(*) OVER (ORDER BY bucket) - 1 AS hours_before,
+           lag(bucket) OVER (ORDER BY bucket) AS bucket_before,
+           lag(report_count) OVER (ORDER BY bucket) AS reports_before,
            dense_rank() OVER (ORDER BY date_trunc('day', bucket, 'UTC')) - 1 AS days_before,
            (row_number() OVER (PARTITION BY date_trunc('day', bucket, 'UTC') ORDER BY bucket)
-            > 1)::int AS cuts_day
+            > 1)::int AS cuts_day,
+           date_trunc('day', bucket, 'UTC') AS day
     FROM hours
     WINDOW newer AS (ORDER BY bucket DESC)
+), raw_split AS (
+    SELECT bucket, bucket_before, reports_before,
+           reports_from + (SELECT n FROM tail) + hours_before + (SELECT point FROM head) AS points
+    FROM split
+    WHERE reports_from + (SELECT n FROM tail) + hours_before + (SELECT point FROM head) <= %s
+    ORDER BY bucket LIMIT 1
 )
 SELECT (SELECT count(*) FROM ({raw}) r),
-       (SELECT count(*) FROM hours) + (SELECT point FROM tail) + 1,
+       (SELECT count(*) FROM hours) + (SELECT point FROM tail) + (SELECT point FROM head),
+       (SELECT bucket FROM raw_split),
+       (SELECT points FROM raw_split),
+       (SELECT bucket_before FROM raw_split),
+       (SELECT reports_before FROM raw_split),
        (SELECT min(bucket) FROM split
-        WHERE reports_from + (SELECT n FROM tail) + hours_before + 1 <= %s),
-       (SELECT min(bucket) FROM split
-        WHERE days_before + cuts_day + hours_from + (SELECT point FROM tail) + %s <= %s)
+        WHERE days_before + cuts_day + hours_from + (SELECT point FROM tail)
+              + (SELECT point FROM head)
+                * (NOT EXISTS (SELECT 1 FROM split s WHERE s.day = %s))::int
+              <= %s)
 """
 
 _RAW_POINTS = (
@@ -350,25 +372,33 @@ def _track(
         query.buckets("hourly", first_hour, last_hour).values("bucket", "report_count")
     )
     tail_sql, tail_params = _compiled(query.reports(last_hour)[: budget + 1])
+    head_sql, head_params = _compiled(query.reports(start, first_hour)[:1])
     raw_sql, raw_params = _compiled(query.reports(start)[: budget + 1])
-    plan = _TRACK_PLAN.format(hours=hours_sql, tail=tail_sql, raw=raw_sql)
-    # The cut first hour is a day of its own when it ends at midnight.
-    head_day = int(start < first_hour == _floor(first_hour, "daily"))
+    plan = _TRACK_PLAN.format(hours=hours_sql, tail=tail_sql, head=head_sql, raw=raw_sql)
+    params = (*hours_params, *tail_params, *head_params, budget, *raw_params)
     with connection.cursor() as cursor:
-        cursor.execute(
-            plan,
-            (*hours_params, *tail_params, *raw_params, budget, head_day, budget),
-        )
-        raw_count, hourly_points, raw_from, hourly_from = cursor.fetchone()
+        cursor.execute(plan, (*params, _floor(start, "daily"), budget))
+        (raw_count, hourly_points, raw_from, raw_points, lender, lender_reports,
+         hourly_from) = cursor.fetchone()  # fmt: skip
 
     if raw_count <= budget:
         query.add(_RAW_POINTS, query.reports(start))
         return "reports", None, query.points()
     if hourly_points <= budget:
-        # Hourly buckets, then raw reports from the earliest hour the budget allows.
-        query.add_layer("hourly", start, raw_from)
-        if raw_from is not None:
-            query.add(_RAW_POINTS, query.reports(raw_from))
+        # Hourly buckets, then raw reports from the earliest hour the budget allows; the
+        # bucket before that hour lends its newest reports to what is left of the budget.
+        if raw_from is None:
+            query.add_layer("hourly", start)
+            return "hourly", None, query.points()
+        lent = min(budget - raw_points, (lender_reports or 1) - 1)
+        if lender is None or lent <= 0:
+            query.add_layer("hourly", start, raw_from)
+        else:
+            query.add_layer("hourly", start, lender)
+            newest_first = query.reports(lender, raw_from).order_by("-observed_at", "-id")
+            query.add(_AVERAGED_POINT, newest_first[lent:])
+            query.add(_RAW_POINTS, newest_first[:lent])
+        query.add(_RAW_POINTS, query.reports(raw_from))
         return "hourly", raw_from, query.points()
     # Daily buckets, then hourly ones from the earliest hour the budget allows (the part of
     # its day before it averaged).

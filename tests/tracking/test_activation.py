@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from fleet import services as fleet
 from geofencing import services as geofencing
+from geofencing.models import StatusHistory
 from tests.api.conftest import jwt_pair
 from tests.factories import ProductionRunFactory, TrackerFactory
 from tests.fleet.factories import CustomerOrderFactory, StockTrackerFactory
@@ -189,3 +190,20 @@ def test_backfill_takes_the_import_audit_time_or_the_runs_start(world):
     assert unaudited.activated_at == world.run_a.starts_at
     assert stock.activated_at is None
     assert (stale.activated_at, stale.last_point, stale.last_report_at) == (imported_at, None, None)
+
+
+def test_status_changes_before_the_activation_are_not_shown(client, world, activated):
+    tracker, _, _, now = activated
+    for at, to_status in ((now - timedelta(hours=3), "DELIVERED"),
+                          (now - timedelta(minutes=30), "IN_TRANSIT")):  # fmt: skip
+        StatusHistory.objects.create(
+            tracker=tracker, from_status="UNKNOWN", to_status=to_status, at=at
+        )
+    client.force_login(world.a_viewer)
+    response = client.get(reverse("portal:tracker-history", args=[tracker.pk]), {"days": "1"})
+    assert [e.status for e in response.context["history"].timeline] == ["IN_TRANSIT"]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {jwt_pair(world.a_viewer.username)['access']}")
+    rows = api.get(f"/api/v1/trackers/{tracker.pk}/status-history/").json()
+    rows = rows["results"] if isinstance(rows, dict) else rows
+    assert [row["to_status"] for row in rows] == ["IN_TRANSIT"]
