@@ -103,6 +103,13 @@ def test_tracker_page_draws_every_report_and_a_custom_range(page_for, world, scr
     page.wait_for_timeout(200)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
 
+    # Dark mode: the timeline's cards take the dark surface, their text the light ink.
+    page.emulate_media(color_scheme="dark")
+    entry = page.locator(".timeline-entry").first
+    expect(entry).to_have_css("background-color", "rgb(27, 35, 43)")
+    expect(entry).to_have_css("color", "rgb(230, 237, 243)")
+    screenshot(page, "portal-tracker-page-dark")
+
 
 def test_a_refused_range_names_the_field_and_keeps_the_page(page_for, world, screenshot):
     tracker, now = _tracker_with_a_journey(world)
