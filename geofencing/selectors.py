@@ -237,7 +237,7 @@ class TrackerHistory:
 # (`cuts_day`). The earliest split within the budget wins; for the raw one, the bucket
 # before it (`raw_before`, `raw_before_reports`) lends its newest reports to fill the budget
 # exactly. Parameters are positional, in the order of the text (the querysets' SQL brings
-# its own): hours, tail, head, budget, raw, start's day, budget.
+# its own): hours, tail, head, budget, start's day, budget.
 _TRACK_PLAN = """
 WITH hours AS (
     SELECT bucket, report_count FROM ({hours}) h
@@ -265,8 +265,7 @@ WITH hours AS (
     WHERE reports_from + (SELECT n FROM tail) + hours_before + (SELECT point FROM head) <= %s
     ORDER BY bucket LIMIT 1
 )
-SELECT (SELECT count(*) FROM ({raw}) r),
-       (SELECT count(*) FROM hours) + (SELECT point FROM tail) + (SELECT point FROM head),
+SELECT (SELECT count(*) FROM hours) + (SELECT point FROM tail) + (SELECT point FROM head),
        (SELECT bucket FROM raw_split),
        (SELECT points FROM raw_split),
        (SELECT bucket_before FROM raw_split),
@@ -359,31 +358,33 @@ class _TrackQuery:
 def _track(
     *, user, tracker: Tracker, start: datetime, end: datetime
 ) -> tuple[str, datetime | None, list[TrackPoint]]:
-    """The path over [start, end]: (coarsest layer, where it turns finer, points), in two
-    queries (the plan, the points)."""
+    """The path over [start, end]: (coarsest layer, where it turns finer, points): one query
+    while every report fits the budget, else three (the reports, the plan, the points)."""
     if tracker.activated_at is not None:
         start = max(start, tracker.activated_at)
     if tracker.activated_at is None or start > end:
         return "reports", None, []
     budget = settings.GEOFENCING_HISTORY_POINT_BUDGET
     query = _TrackQuery(user=user, tracker=tracker, start=start, end=end)
+    # Every report, if they fit: one query, and the common case. Only a range with more
+    # reports than the budget reads a row past it, and then plans its layers.
+    query.add(_RAW_POINTS, query.reports(start)[: budget + 1])
+    points = query.points()
+    if len(points) <= budget:
+        return "reports", None, points
+    query.parts.clear()
     first_hour, last_hour = _ceil(start, "hourly"), _floor(end, "hourly")
     hours_sql, hours_params = _compiled(
         query.buckets("hourly", first_hour, last_hour).values("bucket", "report_count")
     )
     tail_sql, tail_params = _compiled(query.reports(last_hour)[: budget + 1])
     head_sql, head_params = _compiled(query.reports(start, first_hour)[:1])
-    raw_sql, raw_params = _compiled(query.reports(start)[: budget + 1])
-    plan = _TRACK_PLAN.format(hours=hours_sql, tail=tail_sql, head=head_sql, raw=raw_sql)
-    params = (*hours_params, *tail_params, *head_params, budget, *raw_params)
+    plan = _TRACK_PLAN.format(hours=hours_sql, tail=tail_sql, head=head_sql)
+    params = (*hours_params, *tail_params, *head_params, budget, _floor(start, "daily"), budget)
     with connection.cursor() as cursor:
-        cursor.execute(plan, (*params, _floor(start, "daily"), budget))
-        (raw_count, hourly_points, raw_from, raw_points, lender, lender_reports,
-         hourly_from) = cursor.fetchone()  # fmt: skip
+        cursor.execute(plan, params)
+        hourly_points, raw_from, raw_points, lender, lender_reports, hourly_from = cursor.fetchone()
 
-    if raw_count <= budget:
-        query.add(_RAW_POINTS, query.reports(start))
-        return "reports", None, query.points()
     if hourly_points <= budget:
         # Hourly buckets, then raw reports from the earliest hour the budget allows; the
         # bucket before that hour lends its newest reports to what is left of the budget.

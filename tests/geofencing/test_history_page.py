@@ -141,7 +141,7 @@ def test_history_of_a_range_reads_only_that_range_and_agrees_with_the_whole(
     for start, end in [(-400, -350), (-400, -250), (-290, -200), (-200, -170), (-170, -130),
                        (-130, -119), (-100, 0), (-400, 0), (-240, -180)]:  # fmt: skip
         start_at, end_at = now + timedelta(minutes=start), now + timedelta(minutes=end)
-        with django_assert_num_queries(5):  # tracker, path plan, path, changes, places
+        with django_assert_num_queries(4):  # tracker, path (every report fits), changes, places
             history = selectors.tracker_history(
                 user=world.a_viewer, tracker_id=trackers["a"].pk, start=start_at, end=end_at
             )
