@@ -169,11 +169,18 @@ def shared_tracker_feature(tracker, *, label: str) -> Feature | None:
     return feature
 
 
-def response(collection: dict[str, Any]) -> HttpResponse:
+def response(collection: dict[str, Any], *, features_json: str = "") -> HttpResponse:
     """A FeatureCollection as the answer of a map's scoped endpoint (application/geo+json,
-    compact, never cached: it is one user's view and changes every minute)."""
+    compact, never cached: it is one user's view and changes every minute). `features_json`
+    is a JSON array of more features the database has already written (thousands of
+    trackers, selectors.tracker_position_features_json)."""
+    parts = [json.dumps(feature, separators=(",", ":")) for feature in collection["features"]]
+    more = features_json.strip()[1:-1].strip()
+    if more:
+        parts.append(more)
     answer = HttpResponse(
-        json.dumps(collection, separators=(",", ":")), content_type="application/geo+json"
+        '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}",
+        content_type="application/geo+json",
     )
     answer["Cache-Control"] = "private, no-cache"
     return answer

@@ -105,9 +105,9 @@ def dashboard(request):
 @require_GET
 def dashboard_geojson(request):
     """The dashboard's map: the last position of every tracker the user may see (compact)."""
-    positions = selectors.tracker_position_list(user=request.user)
     return geojson.response(
-        geojson.feature_collection(geojson.tracker_position_features(positions))
+        geojson.feature_collection([]),
+        features_json=selectors.tracker_position_features_json(user=request.user),
     )
 
 

@@ -46,18 +46,6 @@ def _sort(request) -> tuple[str, list]:
     return requested, order
 
 
-def _run_map_features(*, user, run) -> dict:
-    """The run's places and its trackers' last positions (compact, clustered on the map)."""
-    places = geo_selectors.place_list(user=user, production_run=run)
-    positions = selectors.tracker_position_list(user=user, production_run=run)
-    return geojson.feature_collection(
-        [
-            *(geojson.place_feature(place) for place in places),
-            *geojson.tracker_position_features(positions),
-        ]
-    )
-
-
 @login_required
 @require_GET
 def production_run_detail(request, pk: int):
@@ -100,5 +88,10 @@ def production_run_detail(request, pk: int):
 @require_GET
 def production_run_geojson(request, pk: int):
     """The run's map: its places and its trackers' last positions, for its viewers only."""
-    run = selectors.production_run_get(user=request.user, pk=pk)
-    return geojson.response(_run_map_features(user=request.user, run=run))
+    user = request.user
+    run = selectors.production_run_get(user=user, pk=pk)
+    places = geo_selectors.place_list(user=user, production_run=run)
+    return geojson.response(
+        geojson.feature_collection(geojson.place_feature(place) for place in places),
+        features_json=selectors.tracker_position_features_json(user=user, production_run=run),
+    )

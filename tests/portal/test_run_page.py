@@ -2,6 +2,7 @@
 (sortable), and the map's scoped GeoJSON endpoint."""
 
 import json
+from datetime import datetime
 
 import pytest
 from django.contrib.gis.geos import Point, Polygon
@@ -162,3 +163,30 @@ def test_run_page_and_map_run_the_same_queries_for_10_and_1000_trackers(client, 
             response = client.get(url)
         assert len(queries.captured_queries) == small[url], url
     assert len(json.loads(response.content)["features"]) == 1002  # 1,000 trackers, 2 places
+
+
+def test_database_built_position_features_are_the_python_ones(world):
+    from tracking import geojson, selectors
+
+    trackers_bulk(world.run_a, 5)
+    Tracker.objects.filter(production_run=world.run_a).update(last_report_at=None, label="")
+    trackers_bulk(world.run_a, 4, lon=16.123456789, lat=48.987654321)
+    Tracker.objects.filter(label="Pallet 1").update(nearest_city='Wien "Mitte" <1>')
+    trackers_bulk(world.run_b, 3)
+    for user, run in [(world.a_viewer, world.run_a), (world.a_viewer, None), (world.staff, None)]:
+        positions = selectors.tracker_position_list(user=user, production_run=run)
+        python = geojson.tracker_position_features(positions)
+        database = json.loads(
+            selectors.tracker_position_features_json(user=user, production_run=run)
+        )
+        # PostgreSQL writes the same instants with trailing zeros of the microseconds left out.
+        for feature in [*database, *python]:
+            at = feature["properties"].get("last_report_at")
+            if at:
+                feature["properties"]["last_report_at"] = datetime.fromisoformat(at)
+        assert database == python
+        assert len(database) == (9 if user == world.a_viewer else 12)
+    assert (
+        selectors.tracker_position_features_json(user=world.b_admin, production_run=world.run_a)
+        == "[]"
+    )
