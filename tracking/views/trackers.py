@@ -13,15 +13,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from .. import selectors, services
 from ..models import Client, Tracker
+from ..templatetags.ages import age
 
 PAGE_SIZE = 50
 REFUSALS_SHOWN = 50
@@ -88,14 +91,23 @@ class TrackerFilterForm(forms.Form):
             (b.pk, f"{b.name} ({b.client.name})" if several else b.name) for b in brands
         ]
 
-    def options(self) -> dict[str, list[tuple[str, str, bool]]]:
-        """Each select's (value, text, selected): the page writes its own <select>s, far
-        cheaper than a widget template per option on a page opened this often."""
+    def options(self) -> dict[str, str]:
+        """Each select's <option>s, the current value selected: the page writes its own
+        <select>s, far cheaper than a widget template per option on a page opened this
+        often."""
         return {
-            name: [
-                (str(value), text, str(value) == str(self.data.get(name) or ""))
-                for value, text in self.fields[name].choices
-            ]
+            name: format_html_join(
+                "",
+                '<option value="{}"{}>{}</option>',
+                (
+                    (
+                        value,
+                        " selected" if str(value) == str(self.data.get(name) or "") else "",
+                        text,
+                    )
+                    for value, text in self.fields[name].choices
+                ),  # fmt: skip
+            )
             for name in ("status", "production_run", "brand", "seen", "sort")
         }
 
@@ -157,9 +169,86 @@ def _pattern(name: str):
     return lambda pk: f"{head}/{pk}/{tail}"
 
 
-def _rows(trackers, runs: dict, administered: set[int]) -> list[dict]:
-    """Plain rows for the table: the runs and brands come from the form's choices (the
-    user's own runs, already read), the links from one pattern each."""
+def _seen(at: datetime | None, now: datetime) -> dict:
+    """Last seen as an age, with the exact time in the person's timezone (as the `date`
+    filter's "Y-m-d H:i T") and in ISO 8601 for <time datetime>."""
+    if at is None:
+        return {"seen_age": "", "seen_title": "", "seen_iso": ""}
+    local = timezone.localtime(at)
+    return {
+        "seen_age": age(at, now),
+        "seen_title": local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or ""),
+        "seen_iso": local.isoformat(),
+    }
+
+
+# One table row. Written here rather than in the template: the list is the portal's most
+# opened page, and fifty rows of template nodes cost more than the rest of the page.
+ROW = (
+    '<tr data-tracker="{id}">'
+    '<td data-label="MAC"><a href="{history_url}"><code class="mac">{mac_address}</code></a></td>'
+    '<td data-label="Label" class="label-cell">{label_cell}</td>'
+    '<td data-label="Status"><span class="status status-{status_key}">{status_label}</span></td>'
+    '<td data-label="Run">{run_cell}</td>'
+    '<td data-label="Brand">{brand_name}</td>'
+    '<td data-label="City">{city}</td>'
+    '<td data-label="Last seen" class="last-seen nowrap">{seen_cell}</td>'
+    "</tr>"
+)
+ROW_FIELDS = ("id", "history_url", "mac_address", "status_key", "status_label", "brand_name")
+LABEL_FORM = (
+    '<form method="post" action="{label_url}" class="label-form">'
+    '<input type="hidden" name="csrfmiddlewaretoken" value="{csrf_token}">'
+    '<input type="hidden" name="next" value="{here}">'
+    '<input type="text" name="label" value="{label}" maxlength="{label_max}"'
+    ' aria-label="Label of {mac_address}"> <button type="submit">Save</button></form>'
+)
+
+
+def _row_html(row: dict, *, csrf_token: str, here: str, label_max: int) -> str:
+    if row["label_url"]:
+        label_cell = format_html(
+            LABEL_FORM,
+            label_url=row["label_url"],
+            csrf_token=csrf_token,
+            here=here,
+            label=row["label"],
+            label_max=label_max,
+            mac_address=row["mac_address"],
+        )
+    else:
+        label_cell = format_html('<span class="label">{}</span>', row["label"])
+    return format_html(
+        ROW,
+        label_cell=label_cell,
+        run_cell=(
+            format_html('<a href="{}">{}</a>', row["run_url"], row["run_name"])
+            if row["run_url"]
+            else ""
+        ),
+        city=", ".join(filter(None, [row["nearest_city"], row["nearest_country_code"]])),
+        seen_cell=(
+            format_html(
+                '<time datetime="{}" title="{}">{}</time>',
+                row["seen_iso"],
+                row["seen_title"],
+                row["seen_age"],
+            )
+            if row["seen_iso"]
+            else mark_safe('<span class="muted">never</span>')
+        ),
+        **{key: row[key] for key in ROW_FIELDS},
+    )
+
+
+def _rows(
+    trackers, runs: dict, administered: set[int], *, csrf_token: str, here: str
+) -> list[dict]:
+    """Plain rows for the table, every value ready to print, each with its HTML: the runs
+    and brands come from the form's choices (the user's own runs, already read), the links
+    from one pattern each, the times formatted once here rather than by filters per cell."""
+    now = timezone.now()
+    label_max = Tracker._meta.get_field("label").max_length
     history, label, run_url = (
         _pattern("portal:tracker-history"),
         _pattern("portal:tracker-label"),
@@ -178,8 +267,11 @@ def _rows(trackers, runs: dict, administered: set[int]) -> list[dict]:
                 "run_name": run.name if run else "",
                 "run_url": run_url(run.pk) if run else "",
                 "brand_name": run.brand.name if run else "",
+                **_seen(tracker["last_report_at"], now),
             }
         )
+        rows[-1]["html"] = _row_html(rows[-1], csrf_token=csrf_token, here=here,
+                                     label_max=label_max)  # fmt: skip
     return rows
 
 
@@ -190,7 +282,13 @@ def tracker_list(request):
     trackers = selectors.tracker_table(user=request.user, filters=filters)
     page = Paginator(trackers.values(*ROW_VALUES), PAGE_SIZE).get_page(request.GET.get("page"))
     administered = list(selectors.administered_client_list(user=request.user))
-    page.object_list = _rows(page.object_list, form.runs, {c.pk for c in administered})
+    page.object_list = _rows(
+        page.object_list,
+        form.runs,
+        {c.pk for c in administered},
+        csrf_token=get_token(request),
+        here=request.get_full_path(),
+    )
     params = {k: v for k, v in request.GET.items() if k in form.fields}
     current = filters.sort if filters.sort.removeprefix("-") in selectors.TRACKER_SORTS else "mac"
     columns = []
@@ -217,9 +315,8 @@ def tracker_list(request):
             "columns": columns,
             "page_query": _query(params, page=None),
             "export_query": _query(params, page=None),
-            "label_max": Tracker._meta.get_field("label").max_length,
             "filtered": any(v for k, v in params.items() if k != "sort"),
-            "here": request.get_full_path(),
+            "here": request.get_full_path(),  # where the upload form comes back to
             "upload_max_mb": f"{settings.UPLOAD_MAX_BYTES / 1_000_000:g}",
             "upload_clients": administered,
         },
