@@ -238,3 +238,13 @@ def test_tracker_list_never_reads_reports(client, world):
         client.get(URL, {"q": "aa", "sort": "-seen", "page": "2"})
     assert not [q for q in queries if "locationreport" in q["sql"].lower()]
     assert not [q for q in queries if "rollup" in q["sql"].lower()]
+
+
+def test_tracker_list_escapes_labels_and_cities(client, fleet):
+    _set(fleet.tracker_a, label='<b>bold</b>" onmouseover="x', nearest_city="<i>Wien</i>")
+    for user in (fleet.a_admin, fleet.a_viewer):  # in the label form, and as text
+        client.force_login(user)
+        html = client.get(URL).content.decode()
+        assert "<b>bold</b>" not in html and "<i>Wien</i>" not in html
+        assert "&lt;b&gt;bold&lt;/b&gt;&quot; onmouseover=&quot;x" in html
+        assert "&lt;i&gt;Wien&lt;/i&gt;" in html
