@@ -19,7 +19,7 @@ from psycopg.rows import namedtuple_row
 
 from tracking import webhooks
 from tracking.events import NEW_EVENT_ID_SQL
-from tracking.models import Event, LocationReport, Tracker
+from tracking.models import AlertRule, Event, LocationReport, Tracker, WebhookEndpoint
 
 from ..models import Place, ProcessingCursor, StatusHistory, TrackerGeoState
 from ..transitions import DELIVERED, IN_STORAGE, IN_TRANSIT, Island, Observation, TrackerWalk
@@ -32,6 +32,8 @@ _PLACE = Place._meta.db_table
 _PLACE_RUNS = Place.production_runs.through._meta.db_table
 _HISTORY = StatusHistory._meta.db_table
 _EVENT = Event._meta.db_table
+_WEBHOOK = WebhookEndpoint._meta.db_table
+_ALERT_RULE = AlertRule._meta.db_table
 _DELIVERY = Place.Kind.DELIVERY.value
 
 logger = logging.getLogger(__name__)
@@ -275,10 +277,21 @@ ON CONFLICT (tracker_id) DO UPDATE SET
 # transaction. Every row is a tracker.status_changed; a change of place is also a
 # tracker.left (the place it left) and a tracker.arrived (the place it reached); reaching
 # DELIVERED is a tracker.delivered; leaving a delivery place after DELIVERED is a
-# tracker.moved_after_delivery (theft, or a wrong delivery). They store no payload, only the
-# history row (source_id) and the place the event is about (place_id): geofencing.events
-# builds the payloads when webhooks or alerts read them. Delivery reads them later, in Celery.
+# tracker.moved_after_delivery (theft, or a wrong delivery). These four are written for the
+# clients that listen to them (an enabled webhook endpoint or the alert rule names the type):
+# a client that listens to none is spared three rows per change, and one that starts
+# listening hears of the changes from then on. They store no payload, only the history row
+# (source_id) and the place the event is about (place_id): geofencing.events builds the
+# payloads when webhooks or alerts read them. Delivery reads them later, in Celery.
 _EVENTS_SQL = f"""
+WITH listening AS (
+    SELECT w.client_id, x.type
+    FROM {_WEBHOOK} w CROSS JOIN LATERAL jsonb_array_elements_text(w.event_types) x(type)
+    WHERE w.enabled
+    UNION
+    SELECT r.client_id, x.type
+    FROM {_ALERT_RULE} r CROSS JOIN LATERAL jsonb_array_elements_text(r.event_types) x(type)
+)
 INSERT INTO {_EVENT}
     (id, type, client_id, tracker_id, payload, source_id, place_id, occurred_at, created_at)
 SELECT {NEW_EVENT_ID_SQL}, e.type, t.client_id, h.tracker_id, NULL, h.id, e.place_id,
@@ -297,6 +310,8 @@ CROSS JOIN LATERAL (VALUES
     (%(delivered)s, h.place_id, h.to_status = '{DELIVERED}')
 ) AS e(type, place_id, wanted)
 WHERE h.id > %(after)s AND t.client_id IS NOT NULL AND e.wanted
+  AND (e.type = %(changed)s
+       OR (t.client_id, e.type) IN (SELECT client_id, type FROM listening))
 """
 
 

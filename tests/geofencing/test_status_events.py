@@ -7,12 +7,21 @@ from django.db import transaction
 
 from geofencing import services
 from geofencing.models import StatusHistory
+from tests.factories import TrackerFactory
 from tracking.events import event_payloads
-from tracking.models import Event, WebhookDelivery
+from tracking.models import AlertRule, Event, WebhookDelivery, WebhookEndpoint
 
 from .conftest import DELIVERY, STORAGE, add_report, offset
 
 VIENNA = (16.3725, 48.2082)
+
+
+def _listen(world, types=None):
+    """Client A's alert rule names the customer types: the engine writes them for A."""
+    AlertRule.objects.update_or_create(
+        client=world.client_a,
+        defaults={"event_types": types or [t for t in Event.Type.values]},
+    )
 
 
 def _events(tracker, *types):
@@ -61,6 +70,7 @@ def test_every_status_change_has_its_event(world, tracker_a, make_place):
 def test_arrived_left_delivered_and_moved_after_delivery(world, tracker_a, make_place):
     """Depot (storage) -> transit -> Shop (delivery) -> carried off again: each customer
     event once, about the right place, at the change's report time."""
+    _listen(world)
     depot = make_place(world.run_a, STORAGE, *VIENNA, radius_m=300, name="Depot")
     shop_at = offset(*VIENNA, metres=5000)
     shop = make_place(world.run_a, DELIVERY, *shop_at, radius_m=300, name="Shop")
@@ -102,6 +112,7 @@ def test_arrived_left_delivered_and_moved_after_delivery(world, tracker_a, make_
 
 @pytest.mark.django_db
 def test_a_tracker_that_stays_at_its_place_makes_no_event(world, tracker_a, make_place):
+    _listen(world)
     make_place(world.run_a, DELIVERY, *VIENNA, radius_m=300, name="Shop")
     add_report(tracker_a, *VIENNA, minutes=0)
     services.evaluate_statuses()
@@ -120,6 +131,35 @@ def test_a_rolled_back_evaluation_leaves_no_event(world, tracker_a, make_place):
     add_report(tracker_a, *VIENNA, minutes=0)
     with pytest.raises(RuntimeError), transaction.atomic():
         assert services.evaluate_statuses().transitions == 1
-        assert Event.objects.count() == 2  # status changed, arrived
+        assert Event.objects.count() == 1  # status changed (nobody listens to arrivals)
         raise RuntimeError("the evaluation's transaction fails after it wrote")
     assert not Event.objects.exists() and not StatusHistory.objects.exists()
+
+
+@pytest.mark.django_db
+def test_customer_events_are_written_for_the_clients_that_listen(world, tracker_a, make_place):
+    """Nobody listening: only status_changed. A's enabled webhook endpoint for "delivered":
+    that type too, for A's trackers only; a disabled endpoint listens to nothing."""
+    make_place(world.run_a, DELIVERY, *VIENNA, radius_m=300, name="Shop")
+    make_place(world.run_b, DELIVERY, *VIENNA, radius_m=300, name="B's shop")
+    endpoint = WebhookEndpoint.objects.create(
+        client=world.client_a, url="https://example.com/hook", event_types=["tracker.delivered"],
+        enabled=False, secret_encrypted=b"x",
+    )  # fmt: skip
+    add_report(tracker_a, *VIENNA, minutes=0)
+    services.evaluate_statuses()
+    assert list(Event.objects.values_list("type", flat=True)) == ["tracker.status_changed"]
+
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=True)
+    later_a = TrackerFactory(production_run=world.run_a)
+    tracker_b = TrackerFactory(production_run=world.run_b)
+    add_report(later_a, *VIENNA, minutes=10)
+    add_report(tracker_b, *VIENNA, minutes=10)
+    services.evaluate_statuses()
+    assert sorted(Event.objects.filter(tracker=later_a).values_list("type", flat=True)) == [
+        "tracker.delivered",
+        "tracker.status_changed",
+    ]
+    assert list(Event.objects.filter(tracker=tracker_b).values_list("type", flat=True)) == [
+        "tracker.status_changed"
+    ]
