@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from html import escape
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from django import forms
@@ -47,6 +48,16 @@ SORT_CHOICES = [
 SORT_CHOICES[-2:] = [("seen", "Last seen, longest ago first"), ("-seen", "Last seen, latest first")]
 
 
+class RunChoice(NamedTuple):
+    """A run the user may filter by, as a plain row (the rows of a page name theirs)."""
+
+    id: int
+    name: str
+    brand_id: int
+    brand_name: str
+    client_name: str
+
+
 class TrackerFilterForm(forms.Form):
     """The list's query string (the page writes the inputs itself, see `options`). Runs and
     brands are the user's own (another client's id is refused like a missing one); a field
@@ -75,21 +86,23 @@ class TrackerFilterForm(forms.Form):
 
     def __init__(self, data, *, user):
         super().__init__(data)
-        runs = selectors.production_run_list(user=user).only(
-            "id", "name", "brand__id", "brand__name", "brand__client__id", "brand__client__name"
-        )
-        self.runs = {run.pk: run for run in runs}
+        self.runs = {
+            run.id: run
+            for run in map(
+                RunChoice._make,
+                selectors.production_run_list(user=user).values_list(
+                    "id", "name", "brand_id", "brand__name", "brand__client__name"
+                ),
+            )
+        }
         # A brand without runs has no trackers: the runs' brands are every brand worth a choice.
-        brands = sorted(
-            {run.brand for run in self.runs.values()}, key=lambda b: (b.client.name, b.name, b.pk)
-        )
-        several = len({b.client_id for b in brands}) > 1
+        brands = sorted({(r.client_name, r.brand_name, r.brand_id) for r in self.runs.values()})
+        several = len({r.client_name for r in self.runs.values()}) > 1
         self.fields["production_run"].choices = [("", "Any run")] + [
-            (r.pk, f"{r.name} ({r.brand.client.name})" if several else r.name)
-            for r in self.runs.values()
+            (r.id, f"{r.name} ({r.client_name})" if several else r.name) for r in self.runs.values()
         ]
         self.fields["brand"].choices = [("", "Any brand")] + [
-            (b.pk, f"{b.name} ({b.client.name})" if several else b.name) for b in brands
+            (pk, f"{name} ({client})" if several else name) for client, name, pk in brands
         ]
 
     def options(self) -> dict[str, str]:
@@ -248,8 +261,8 @@ def _rows(
                 "history_url": history(tracker["id"]),
                 "label_url": label(tracker["id"]) if tracker["client_id"] in administered else "",
                 "run_name": run.name if run else "",
-                "run_url": run_url(run.pk) if run else "",
-                "brand_name": run.brand.name if run else "",
+                "run_url": run_url(run.id) if run else "",
+                "brand_name": run.brand_name if run else "",
                 **_seen(tracker["last_report_at"], now),
             }
         )
