@@ -11,9 +11,7 @@ from django.db import connection
 from django.db.models import (
     DateTimeField,
     F,
-    OuterRef,
     Prefetch,
-    Q,
     QuerySet,
     Subquery,
     Value,
@@ -93,11 +91,7 @@ _CHANGE_ORDER = [F("at").asc(), F("id").asc()]
 def recent_status_change_list(*, user, since: datetime, limit: int = 50) -> list[StatusHistory]:
     """The visible trackers' status changes at or after `since`, newest first, at most
     `limit`, in one query; each with its tracker, the place it arrived at and
-    `from_place_name` (the place the tracker's previous change arrived at: the one it left)."""
-    previous = StatusHistory.objects.filter(
-        Q(at__lt=OuterRef("at")) | Q(at=OuterRef("at"), id__lt=OuterRef("id")),
-        tracker=OuterRef("tracker"),
-    ).order_by("-at", "-id")
+    `from_place_name` (the place it left, which the engine records with the change)."""
     return list(
         StatusHistory.objects.visible_to(user)
         .filter(at__gte=since)
@@ -113,7 +107,7 @@ def recent_status_change_list(*, user, since: datetime, limit: int = 50) -> list
             "place__name",
             "place__kind",
         )  # fmt: skip
-        .annotate(from_place_name=Subquery(previous.values("place__name")[:1]))
+        .annotate(from_place_name=F("from_place__name"))
         .order_by("-at", "-id")[:limit]
     )
 

@@ -85,14 +85,14 @@ def test_dashboard_lists_recent_status_changes_newest_first_scoped_and_capped(cl
     )  # fmt: skip
     tracker = world.tracker_a
     Tracker.objects.filter(pk=tracker.pk).update(label="Pallet 7")
-    for hours, before, after, at_place in [
-        (200, "UNKNOWN", "IN_TRANSIT", None),  # older than 7 days: not listed
-        (30, "IN_TRANSIT", "DELIVERED", place),
-        (2, "DELIVERED", "IN_TRANSIT", None),
+    for hours, before, after, at_place, left in [
+        (200, "UNKNOWN", "IN_TRANSIT", None, None),  # older than 7 days: not listed
+        (30, "IN_TRANSIT", "DELIVERED", place, None),
+        (2, "DELIVERED", "IN_TRANSIT", None, place),  # the engine records the place left
     ]:
         StatusHistory.objects.create(
             tracker=tracker, from_status=before, to_status=after,
-            at=now - timedelta(hours=hours), place=at_place,
+            at=now - timedelta(hours=hours), place=at_place, from_place=left,
         )  # fmt: skip
     StatusHistory.objects.create(
         tracker=world.tracker_b, from_status="UNKNOWN", to_status="DELIVERED", at=now
