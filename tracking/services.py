@@ -723,6 +723,7 @@ def invitation_accept(
 
 LABEL_MAX_LENGTH = Tracker._meta.get_field("label").max_length
 AUDIT_LABELS_SHOWN = 200
+LABEL_LOOKUP_BATCH = 5000
 
 
 def _clean_label(label: str) -> str:
@@ -848,12 +849,15 @@ def tracker_labels_import(*, user, client: Client, data: bytes | str) -> LabelIm
     # Trackers the user may see: the client's are changed, another client's are named (the
     # user sees that client anyway); a tracker the user may not see is unknown, like a MAC
     # no tracker has.
-    found = {
-        mac: (pk, client_id, client_name, label)
-        for pk, mac, client_id, client_name, label in Tracker.objects.visible_to(user)
-        .filter(mac_address__in=wanted)
-        .values_list("pk", "mac_address", "client_id", "client__name", "label")
-    }
+    found = {}
+    macs = list(wanted)
+    for at in range(0, len(macs), LABEL_LOOKUP_BATCH):  # a query has at most 65,535 parameters
+        found |= {
+            mac: (pk, client_id, client_name, label)
+            for pk, mac, client_id, client_name, label in Tracker.objects.visible_to(user)
+            .filter(mac_address__in=macs[at : at + LABEL_LOOKUP_BATCH])
+            .values_list("pk", "mac_address", "client_id", "client__name", "label")
+        }
     for mac, (number, written, _label) in wanted.items():
         if mac not in found:
             errors.append((number, f"Row {number}, mac: {_shown(written)} is unknown:"
@@ -869,7 +873,14 @@ def tracker_labels_import(*, user, client: Client, data: bytes | str) -> LabelIm
         found[mac][0]: label for mac, (_, _, label) in wanted.items() if found[mac][3] != label
     }
     if changes:
-        trackers = Tracker.objects.select_for_update().filter(pk__in=changes).only("id", "label")
+        ids = sorted(changes)
+        trackers = []
+        for at in range(0, len(ids), LABEL_LOOKUP_BATCH):
+            trackers += (
+                Tracker.objects.select_for_update()
+                .filter(pk__in=ids[at : at + LABEL_LOOKUP_BATCH])
+                .only("id", "label")
+            )
         for tracker in trackers:
             tracker.label = changes[tracker.pk]
         Tracker.objects.bulk_update(trackers, ["label"], batch_size=1000)

@@ -222,3 +222,16 @@ def test_csv_labels_of_a_thousand_trackers_in_few_queries(
         )
     assert result.changed == 1000
     assert Tracker.objects.get(pk=trackers[999].pk).label == "Box 999"
+
+
+def test_csv_labels_look_up_many_macs_in_batches(world, monkeypatch):
+    from tests.portal.bulk import trackers_bulk
+
+    monkeypatch.setattr(services, "LABEL_LOOKUP_BATCH", 7)
+    trackers = trackers_bulk(world.run_a, 30)
+    text = "mac,label\n" + "".join(f"{t.mac_address},Crate {n}\n" for n, t in enumerate(trackers))
+    result = services.tracker_labels_import(user=world.a_admin, client=world.client_a, data=text)
+    assert result.changed == 30
+    assert sorted(
+        Tracker.objects.filter(label__startswith="Crate ").values_list("pk", flat=True)
+    ) == (sorted(t.pk for t in trackers))
