@@ -317,6 +317,10 @@ def test_pages_link_their_downloads(client, world):
     for fmt in ("csv", "gpx", "geojson"):
         url = reverse("portal:tracker-history-export", args=[world.tracker_a.pk, fmt])
         assert f'href="{url}?days=30"' in html
+    refused = client.get(  # the page shows its default range: so do the links
+        reverse("portal:tracker-history", args=[world.tracker_a.pk]), {"days": "3"}
+    ).content.decode()
+    assert f'href="{url}"' in refused
     html = client.get(reverse("portal:run-detail", args=[world.run_a.pk])).content.decode()
     assert f'href="{reverse("portal:run-export", args=[world.run_a.pk])}"' in html
     html = client.get(reverse("portal:tracker-list")).content.decode()
