@@ -243,15 +243,21 @@
     var box = bounds(drawn);
     if (drawn.fitted || !box.isValid()) { return; }
     drawn.fitted = true;
+    var fitting = false;
     var fit = function () {
+      var size = map.getSize();
+      if (!size.x || !size.y) { return; }  // not laid out (yet): the next resize fits
+      fitting = true;
       map.fitBounds(bounds(drawn), { padding: [24, 24], maxZoom: options.maxZoom || 16,
         animate: false });
+      fitting = false;
     };
     fit();
     // Until someone moves the map, keep everything in view when the page is resized
-    // (a phone turned sideways, a sidebar collapsed).
+    // (a phone turned sideways, a sidebar collapsed). Only a person's drag or zoom counts:
+    // the fit's own zoom does not.
     var moved = false;
-    map.once("dragstart zoomstart", function () { moved = true; });
+    map.on("dragstart zoomstart", function () { if (!fitting) { moved = true; } });
     map.on("resize", function () { if (!moved) { fit(); } });
   }
 
@@ -317,6 +323,12 @@
   // django-leaflet callback: finds the map's data by its container's id.
   function init(map) {
     var container = map.getContainer();
+    // Leaflet measures its container once; when the container's size changes later (a style
+    // sheet that arrives after the map, a resized window or panel), it must measure again, or
+    // it draws for the old size (markers off the drawing area, the fit for a box of 0 px).
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () { map.invalidateSize({ pan: false }); }).observe(container);
+    }
     var source = document.getElementById(container.id + "-data");
     var options = optionsOf(container);
     var drawn = draw(map, JSON.parse(source.textContent), options);

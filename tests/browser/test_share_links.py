@@ -2,6 +2,7 @@
 an account opens it and sees that tracker on the map (no MAC anywhere), the admin revokes it
 and the link is gone."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -31,6 +32,15 @@ def _locate(tracker, lon, lat, **fields):
         nearest_country_code="AT",
         **fields,
     )
+
+
+def _fits(page) -> None:
+    """No horizontal scroll once the page has been laid out at its new width: a resize is
+    applied asynchronously, so this looks again for up to 3 s before it fails."""
+    deadline = time.monotonic() + 3
+    while not page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"):
+        assert time.monotonic() < deadline, page.evaluate("document.documentElement.scrollWidth")
+        page.wait_for_timeout(100)
 
 
 def test_admin_shares_a_tracker_the_visitor_sees_it_then_revoked_404(
@@ -72,7 +82,9 @@ def test_admin_shares_a_tracker_the_visitor_sees_it_then_revoked_404(
     expect(visitor.locator("#share-brand")).to_contain_text(world.run_a.brand.name)
     expect(visitor.locator("#share-summary")).to_contain_text("In transit")
     screenshot(visitor, "share-page")
-    visitor.locator("#share-map path.map-tracker").click()  # the popup names the label only
+    marker = visitor.locator("#share-map path.map-tracker")
+    expect(marker).not_to_have_attribute("d", "M0 0")  # drawn once the map has its size
+    marker.click()  # the popup names the label only
     expect(visitor.locator(".leaflet-popup-content")).to_contain_text("Pallet 7")
     html = visitor.content().lower()
     for mac in macs:
@@ -82,7 +94,7 @@ def test_admin_shares_a_tracker_the_visitor_sees_it_then_revoked_404(
     assert "pallet 8" not in html
     assert visitor.locator("body").evaluate("b => b.scrollWidth <= window.innerWidth")
     visitor.set_viewport_size({"width": 375, "height": 900})
-    assert visitor.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    _fits(visitor)
 
     admin.goto("/shares/")
     row = admin.locator("#share-links tbody tr", has_text="Receiver Graz")
@@ -94,7 +106,7 @@ def test_admin_shares_a_tracker_the_visitor_sees_it_then_revoked_404(
         "Revoked"
     )
     admin.set_viewport_size({"width": 375, "height": 900})
-    assert admin.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    _fits(admin)
     screenshot(admin, "share-links")
     assert ShareLink.objects.get().revoked_at is not None
 
