@@ -23,7 +23,7 @@ RUN SECRET_KEY=collectstatic SECRETS_ENCRYPTION_KEY=Y29sbGVjdHN0YXRpYy1vbmx5LW5v
     DATABASE_URL=postgis://x@localhost/x REDIS_URL=redis://localhost ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput
 
-RUN useradd --system --home /app trackers && chown -R trackers /app
+RUN useradd --system --home /app trackers && mkdir -p /app/var/media && chown -R trackers /app
 USER trackers
 EXPOSE 8000
 CMD ["gunicorn", "trackersite.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
