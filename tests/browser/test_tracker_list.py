@@ -1,4 +1,4 @@
-"""The tracker list in the browser: a customer sees their own trackers only, filters and
+"""The tracker list in the browser: a customer logs in and sees their own trackers only, filters and
 sorts them, changes a label, opens a tracker and downloads its history as CSV (the rows of
 the range the page shows); on a phone the table turns into cards and the page does not
 scroll sideways."""
@@ -58,10 +58,15 @@ def fleet(world):
     return world
 
 
-def test_customer_filters_the_list_and_relabels_a_tracker(fleet, page_for, screenshot):
+def test_customer_filters_the_list_and_relabels_a_tracker(fleet, new_page, screenshot):
     w = fleet
-    page = page_for(w.a_admin)
-    page.goto("/")
+    page = new_page()
+    page.goto("/")  # the login form first
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.fill("#id_username", w.a_admin.username)
+    page.fill("#id_password", "pass-for-tests")  # tests/factories.py
+    page.locator("form button[type=submit]").first.click()
+    expect(page.locator("h1")).to_have_text("Dashboard")
     page.get_by_role("link", name="Trackers", exact=True).click()
     rows = page.locator("#trackers tbody tr")
     expect(rows).to_have_count(2)
