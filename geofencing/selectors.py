@@ -88,27 +88,26 @@ def status_history_list(*, user, tracker: Tracker) -> QuerySet[StatusHistory]:
 _CHANGE_ORDER = [F("at").asc(), F("id").asc()]
 
 
-def recent_status_change_list(*, user, since: datetime, limit: int = 50) -> list[StatusHistory]:
+def recent_status_change_list(*, user, since: datetime, limit: int = 50) -> list[dict]:
     """The visible trackers' status changes at or after `since`, newest first, at most
-    `limit`, in one query; each with its tracker, the place it arrived at and
-    `from_place_name` (the place it left, which the engine records with the change)."""
+    `limit`, in one query, as plain rows (a dashboard table, not objects to change): the
+    change, its tracker's id, MAC and label, the place it arrived at and `from_place_name`
+    (the place it left, which the engine records with the change)."""
     return list(
         StatusHistory.objects.visible_to(user)
         .filter(at__gte=since)
-        .select_related("tracker", "place")
-        .only(
+        .order_by("-at", "-id")
+        .values(
+            "id",
+            "at",
             "from_status",
             "to_status",
-            "at",
-            "tracker__id",
-            "tracker__mac_address",
-            "tracker__label",
-            "place__id",
-            "place__name",
-            "place__kind",
-        )  # fmt: skip
-        .annotate(from_place_name=F("from_place__name"))
-        .order_by("-at", "-id")[:limit]
+            "tracker_id",
+            mac_address=F("tracker__mac_address"),
+            label=F("tracker__label"),
+            place_name=F("place__name"),
+            from_place_name=F("from_place__name"),
+        )[:limit]
     )
 
 

@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_POST
 
 from tracking import geojson, selectors, services
@@ -70,10 +72,21 @@ def dashboard(request):
     changes = geo_selectors.recent_status_change_list(
         user=user, since=now - timedelta(days=RECENT_CHANGES_DAYS), limit=RECENT_CHANGES_LIMIT
     )
-    # Links from one pattern each, not a URL resolution per row.
+    # Links from one pattern each, not a URL resolution per row; the changes' labels and
+    # local times made once here rather than by filters per cell.
     tracker_url = tracker_url_pattern()
-    for tracker in [*silent_trackers, *(change.tracker for change in changes)]:
+    for tracker in silent_trackers:
         tracker.portal_url = tracker_url.replace("{id}", str(tracker.pk))
+    labels = dict(Tracker.Status.choices)
+    for change in changes:
+        change["tracker_url"] = tracker_url.replace("{id}", str(change["tracker_id"]))
+        change["at_text"] = date_format(localtime(change["at"]), "Y-m-d H:i T")
+        for side in ("from", "to"):
+            status = change[f"{side}_status"]
+            change[f"{side}_label"], change[f"{side}_key"] = (
+                labels.get(status, status),
+                status.lower(),
+            )
     administered = {c.pk for c in selectors.administered_client_list(user=user)}
     return render(
         request,

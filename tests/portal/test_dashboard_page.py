@@ -100,12 +100,12 @@ def test_dashboard_lists_recent_status_changes_newest_first_scoped_and_capped(cl
     client.force_login(world.a_viewer)
     response = client.get(reverse("portal:dashboard"))
     changes = response.context["changes"]
-    assert [(c.from_status, c.to_status) for c in changes] == [
+    assert [(c["from_status"], c["to_status"]) for c in changes] == [
         ("DELIVERED", "IN_TRANSIT"),
         ("IN_TRANSIT", "DELIVERED"),
     ]
-    assert changes[0].from_place_name == "Shop Mariahilf"  # the place it left
-    assert changes[1].place == place
+    assert changes[0]["from_place_name"] == "Shop Mariahilf"  # the place it left
+    assert changes[1]["place_name"] == place.name
     section = response.content.decode().split('id="recent-changes"')[1].split("</section>")[0]
     assert "Pallet 7" in section and tracker.mac_address in section
     assert "left</span> Shop Mariahilf" in section and "at Shop Mariahilf" in section
