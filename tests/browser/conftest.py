@@ -144,3 +144,14 @@ def screenshot():
         return paths
 
     return take
+
+
+def drag_radius_handle(page: Page, place_map, *, dx: float) -> None:
+    """Drag a place form's radius handle `dx` px to the right, in small steps as a hand
+    would (the admin's place form and the portal's place editor share the handle)."""
+    start = place_map.locator(".place-radius-handle").bounding_box()
+    page.mouse.move(start["x"] + 8, start["y"] + 8)
+    page.mouse.down()
+    page.mouse.move(start["x"] + dx / 2, start["y"] + 8, steps=6)
+    page.mouse.move(start["x"] + dx, start["y"] + 8, steps=6)
+    page.mouse.up()

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from geofencing import services
 from geofencing.models import Place
+from tests.browser.conftest import drag_radius_handle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,13 +75,7 @@ def test_admin_adds_a_place_by_clicking_on_the_map(world, page_for, screenshot):
     expect(circle).to_have_count(1)
     width_before = circle.bounding_box()["width"]
 
-    handle = editor.locator(".place-radius-handle")
-    start = handle.bounding_box()
-    page.mouse.move(start["x"] + 8, start["y"] + 8)
-    page.mouse.down()
-    page.mouse.move(start["x"] + 50, start["y"] + 8, steps=6)
-    page.mouse.move(start["x"] + 90, start["y"] + 8, steps=6)
-    page.mouse.up()
+    drag_radius_handle(page, editor, dx=90)
     radius = int(page.input_value("#id_radius_m"))
     assert 300 < radius < 50_000
     assert circle.bounding_box()["width"] > width_before * 2

@@ -4,6 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from geofencing.models import Place
+from tests.browser.conftest import drag_radius_handle
 from tests.factories import ProductionRunFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,13 +29,7 @@ def test_operations_member_creates_a_storage_place_on_the_map(world, staff_page,
     expect(circle).to_have_count(1)
     width_before = circle.bounding_box()["width"]
 
-    handle = point_map.locator(".place-radius-handle")
-    start = handle.bounding_box()
-    page.mouse.move(start["x"] + 8, start["y"] + 8)
-    page.mouse.down()
-    page.mouse.move(start["x"] + 60, start["y"] + 8, steps=8)
-    page.mouse.move(start["x"] + 120, start["y"] + 8, steps=8)
-    page.mouse.up()
+    drag_radius_handle(page, point_map, dx=120)
     radius = int(page.input_value("#id_radius_m"))
     assert radius > 300
     assert circle.bounding_box()["width"] > width_before * 2
