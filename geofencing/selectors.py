@@ -116,6 +116,8 @@ def _with_neighbours(changes: QuerySet, *, left_at_after_last=None) -> QuerySet:
     `from_place_name` from the previous change, in (at, id) order."""
     return (
         changes.select_related("place")
+        # The place's name and kind are read; its shapes (the zone above all) are not.
+        .defer("place__point", "place__polygon", "place__zone")
         .annotate(
             left_at=Window(Lead("at", default=left_at_after_last), order_by=_CHANGE_ORDER),
             from_place_name=Window(Lag("place__name"), order_by=_CHANGE_ORDER),

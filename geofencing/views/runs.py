@@ -1,16 +1,20 @@
 """Portal: a production run's page (progress, places and trackers on a map that refreshes
 itself, the trackers' table a page at a time) and its map's GeoJSON endpoint."""
 
+from html import escape
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import F
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from tracking import geojson, selectors
 from tracking.models import Tracker
+from tracking.timezones import local_text
 
 from .. import selectors as geo_selectors
 from .dashboard import status_progress, tracker_url_pattern
@@ -46,31 +50,51 @@ def _sort(request) -> tuple[str, list]:
     return requested, order
 
 
+# The table's rows are written here rather than in the template, like the tracker list's
+# (tracking.views.trackers): fifty rows of template nodes cost more than the rest of the
+# page. Every value goes through `escape` (html.escape, quotes too).
+def _row_html(row: dict, url: str) -> str:
+    e = escape
+    status = row["status"]
+    near = ", ".join(filter(None, [row["nearest_city"], row["nearest_country_code"]]))
+    return mark_safe(  # every value in it is escaped
+        f'<tr data-tracker="{int(row["id"])}">'
+        f'<td><a href="{e(url)}"><code>{e(row["mac_address"])}</code></a></td>'
+        f"<td>{e(row['label'])}</td>"
+        f'<td><span class="status status-{e(status.lower())}">'
+        f"{e(STATUS_LABELS.get(status, status))}</span></td>"
+        f'<td class="nowrap">{e(local_text(row["last_report_at"]) or "never")}</td>'
+        f"<td>{e(near)}</td>"
+        "</tr>"
+    )
+
+
 @login_required
 @require_GET
 def production_run_detail(request, pk: int):
     user = request.user
     run = selectors.production_run_get(user=user, pk=pk)
-    counts = selectors.tracker_status_counts(user=user, production_runs=[run.pk])
+    counts, total = selectors.run_tracker_counts(user=user, production_run=run)
     places = list(geo_selectors.place_list(user=user, production_run=run))
     sort, order = _sort(request)
-    page = Paginator(
+    paginator = Paginator(
         selectors.tracker_list(user=user, production_run=run).order_by(*order).values(*ROW),
         TRACKERS_PER_PAGE,
-    ).get_page(request.GET.get("page"))
+    )
+    paginator.count = total  # counted with the statuses: no COUNT(*) of its own
+    page = paginator.get_page(request.GET.get("page"))
     tracker_url = tracker_url_pattern()
     page.object_list = [
-        row | {"url": tracker_url.replace("{id}", str(row["id"])),
-               "status_key": row["status"].lower(), "status_label": STATUS_LABELS[row["status"]]}
+        row | {"html": _row_html(row, tracker_url.replace("{id}", str(row["id"])))}
         for row in page.object_list
-    ]  # fmt: skip
+    ]
     return render(
         request,
         "portal/run_detail.html",
         {
             "run": run,
             "brand": run.brand,
-            "progress": status_progress(counts[run.pk]),
+            "progress": status_progress(counts),
             "places": places,
             # The page carries the places only; the map fetches the trackers at once.
             "features": geojson.feature_collection(geojson.place_feature(p) for p in places),
