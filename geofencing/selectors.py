@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.gis.db.models.functions import Area, AsGeoJSON
 from django.db import connection
 from django.db.models import (
-    DateTimeField,
     F,
     Prefetch,
     QuerySet,
-    Subquery,
-    Value,
     Window,
 )
-from django.db.models.functions import Coalesce, Lag, Lead
+from django.db.models.functions import Lag, Lead
 from django.utils import timezone
 
 from tracking.models import ProductionRun, Tracker
@@ -32,7 +30,9 @@ from .models import Place, StatusHistory
 
 
 def place_list(*, user, production_run=None) -> QuerySet[Place]:
-    places = Place.objects.visible_to(user).select_related("client")
+    """The places of the user's clients (of one run, when given), each with its client;
+    without `zone`, the engine's generated shape a page never draws (it loads if asked)."""
+    places = Place.objects.visible_to(user).select_related("client").defer("zone")
     if production_run is not None:
         places = places.filter(production_runs=production_run)
     return places.order_by("name")
@@ -178,8 +178,9 @@ class TimelineEntry:
         return duration_text((self.until or timezone.now()) - self.at)
 
 
-@dataclass(frozen=True)
-class TrackPoint:
+class TrackPoint(NamedTuple):
+    """One point of a path (a tuple: a year's path makes thousands)."""
+
     longitude: float
     latitude: float
     at: datetime
@@ -347,7 +348,7 @@ class _TrackQuery:
         params = tuple(p for _, part_params in self.parts for p in part_params)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return [TrackPoint(x, y, at, n, acc) for x, y, at, n, acc in cursor.fetchall()]
+            return list(map(TrackPoint._make, cursor.fetchall()))
 
 
 def _track(
@@ -410,39 +411,69 @@ def _track(
     return "daily", hourly_from, query.points()
 
 
-def _changes_around(*, user, tracker: Tracker, start: datetime, end: datetime) -> QuerySet:
+# The changes _changes_around reads, in one statement written out rather than composed: the
+# page's costliest query to build as a queryset (two subqueries for where the range's state
+# began, one for when its last state ended, two windows), for a handful of rows.
+_CHANGES_AROUND_SQL = """
+    WITH own AS (
+        SELECT id, at FROM {history} WHERE tracker_id = %(tracker)s AND at >= %(activated)s
+    )
+    SELECT h.id, h.tracker_id, h.from_status, h.to_status, h.at, h.place_id, h.from_place_id,
+           h.report_id, h.recorded_at,
+           lead(h.at, 1, (SELECT at FROM own WHERE at > %(end)s ORDER BY at LIMIT 1))
+               OVER w AS left_at,
+           lag(p.name) OVER w AS from_place_name,
+           p.client_id AS place_client_id, p.kind AS place_kind, p.name AS place_name,
+           p.address AS place_address, p.radius_m AS place_radius_m,
+           p.created_at AS place_created_at
+    FROM {history} h LEFT JOIN {place} p ON p.id = h.place_id
+    WHERE h.tracker_id = %(tracker)s
+      AND h.at >= coalesce(
+            (SELECT at FROM own WHERE at < %(start)s ORDER BY at DESC OFFSET 1 LIMIT 1),
+            (SELECT at FROM own WHERE at < %(start)s ORDER BY at DESC LIMIT 1),
+            greatest(%(start)s, %(activated)s))
+      AND h.at <= %(end)s
+    WINDOW w AS (ORDER BY h.at, h.id)
+    ORDER BY h.at, h.id
+"""
+_PLACE_COLUMNS = ["client_id", "kind", "name", "address", "radius_m", "created_at"]
+
+
+def _changes_around(*, tracker: Tracker, start: datetime, end: datetime) -> list[StatusHistory]:
     """The changes from the second-last one before `start` up to `end` (the last one before
     `start` is the state the range begins in; the one before it names the place that state
-    left), with the same `left_at` as over the whole history: the last one's comes from the
-    first change after `end`. Nothing from before the tracker's activation."""
-    own = StatusHistory.objects.filter(tracker=tracker)
+    left), with the same `left_at` and `from_place_name` as status_history_list gives over
+    the whole history: the last one's `left_at` comes from the first change after `end`.
+    Nothing from before the tracker's activation. `tracker` is one the user may see (read
+    through the scoped helper): its changes are theirs from its activation on. Each change's
+    place is read with it, without its shapes (they load if asked for)."""
     if tracker.activated_at is None:
-        return own.none()
-    # The changes of an earlier life (an earlier run) are not this customer's.
-    own = own.filter(at__gte=tracker.activated_at)
-    before = own.filter(at__lt=start).order_by("-at").values("at")
-    after = own.filter(at__gt=end).order_by("at").values("at")[:1]
-    changes = StatusHistory.objects.visible_to(user).filter(
-        tracker=tracker,
-        at__gte=Coalesce(
-            Subquery(before[1:2]),
-            Subquery(before[:1]),
-            Value(max(start, tracker.activated_at)),
-            output_field=DateTimeField(),
-        ),
-        at__lte=end,
+        return []
+    sql = _CHANGES_AROUND_SQL.format(
+        history=StatusHistory._meta.db_table, place=Place._meta.db_table
     )
-    return _with_neighbours(changes, left_at_after_last=Subquery(after))
+    params = {"tracker": tracker.pk, "activated": tracker.activated_at, "start": start,
+              "end": end}  # fmt: skip
+    changes = list(StatusHistory.objects.raw(sql, params))
+    for change in changes:
+        if change.place_id is not None:
+            values = [change.place_id, *(getattr(change, f"place_{c}") for c in _PLACE_COLUMNS)]
+            change.place = Place.from_db(connection.alias, ["id", *_PLACE_COLUMNS], values)
+        else:
+            change.place = None
+    return changes
 
 
 def tracker_history(*, user, tracker_id: int, start: datetime, end: datetime) -> TrackerHistory:
     """A tracker's path, status changes, place visits and timeline between start and end,
     from its activation on (customer_reports)."""
-    tracker = get_visible_or_404(
-        Tracker.objects.select_related("production_run__brand"), user, pk=tracker_id
+    # Without the key material: a customer's page never shows it (nor reads it).
+    trackers = Tracker.objects.select_related("production_run__brand").defer(
+        "advertisement_key", "hashed_advertisement_key", "private_key_encrypted"
     )
+    tracker = get_visible_or_404(trackers, user, pk=tracker_id)
     resolution, finer_from, track = _track(user=user, tracker=tracker, start=start, end=end)
-    changes = list(_changes_around(user=user, tracker=tracker, start=start, end=end))
+    changes = _changes_around(tracker=tracker, start=start, end=end)
     earlier = [c for c in changes if c.at < start]
     changes = changes[max(0, len(earlier) - 1) :]  # from the state the range begins in
     visits = [

@@ -251,6 +251,10 @@ CACHES = {
     }
 }
 
+# Sessions are read from the cache (Redis) and written through to the database: a page no
+# longer spends a query on the login it carries, and a cache flush loses no one's login.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # --- Share links -------------------------------------------------------------------------
 # A link lasts at most SHARE_LINK_MAX_DAYS (or until its run ends). Its public page answers
 # each client address at most SHARE_LINK_RATE_PER_IP times a minute and each link at most

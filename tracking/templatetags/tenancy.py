@@ -1,5 +1,6 @@
 """Template filters of the tenancy rule, for links only admins may follow:
-{% load tenancy %}{% if tracker.client|administered_by:user %}...{% endif %}"""
+{% load tenancy %}{% if tracker.client_id|administered_by:user %}...{% endif %}
+(a client's id, or the client itself)."""
 
 from django import template
 
@@ -9,8 +10,10 @@ register = template.Library()
 
 
 @register.filter
-def administered_by(client: Client | None, user) -> bool:
-    """Whether `user` may change `client`'s data (staff, or one of its admins)."""
+def administered_by(client: Client | int | None, user) -> bool:
+    """Whether `user` may change the client's data (staff, or one of its admins). Given the
+    id, the client itself is never read: one query answers."""
     if client is None:
         return False
-    return Client.objects.administered_by(user).filter(pk=client.pk).exists()
+    pk = client.pk if isinstance(client, Client) else client
+    return Client.objects.administered_by(user).filter(pk=pk).exists()
