@@ -12,10 +12,12 @@ from django.db.models import (
     Count,
     DateTimeField,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     FloatField,
     Func,
+    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -55,6 +57,13 @@ def get_visible_or_404(queryset: QuerySet, user, **lookup):
 
 def client_list(*, user) -> QuerySet[Client]:
     return Client.objects.visible_to(user).order_by("name")
+
+
+def client_list_with_roles(*, user) -> list[Client]:
+    """client_list, each client with `administered`: whether the user may change its data
+    (staff, or one of its admins), in the same query."""
+    administered = Client.objects.administered_by(user).filter(pk=OuterRef("pk"))
+    return list(client_list(user=user).annotate(administered=Exists(administered)))
 
 
 def brand_list(*, user) -> QuerySet[Brand]:

@@ -1,6 +1,7 @@
 """Portal: the dashboard (and the status progress the run page shares)."""
 
 from datetime import timedelta
+from html import escape
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_POST
 
 from tracking import geojson, selectors, services
@@ -27,6 +30,7 @@ PROGRESS = [
     Tracker.Status.IN_TRANSIT,
     Tracker.Status.UNKNOWN,
 ]
+STATUS_LABELS = dict(Tracker.Status.choices)
 
 
 def tracker_url_pattern() -> str:
@@ -53,11 +57,52 @@ def status_progress(counts: dict[str, int]) -> dict:
     }
 
 
+# The dashboard's table rows are written here rather than in the template, like the tracker
+# list's (tracking.views.trackers): a hundred rows of template nodes cost more than the rest
+# of the page. Every value goes through `escape` (html.escape, quotes too).
+def _tracker_cell(url: str, label: str, mac: str) -> str:
+    e = escape
+    if label:
+        return f'<a href="{e(url)}">{e(label)} <code class="muted">{e(mac)}</code></a>'
+    return f'<a href="{e(url)}"><code>{e(mac)}</code></a>'
+
+
+def _change_row(change: dict, url: str) -> str:
+    e = escape
+    sides = [
+        f'<span class="status status-{e(status.lower())}">{e(STATUS_LABELS.get(status, status))}'
+        "</span>"
+        for status in (change["from_status"], change["to_status"])
+    ]
+    if change["place_name"]:
+        place = f"at {e(change['place_name'])}"
+    elif change["from_place_name"]:
+        place = f'<span class="muted">left</span> {e(change["from_place_name"])}'
+    else:
+        place = '<span class="muted">—</span>'
+    return mark_safe(  # every value in it is escaped
+        f'<tr><td class="nowrap">{e(local_text(change["at"]))}</td>'
+        f"<td>{_tracker_cell(url, change['label'], change['mac_address'])}</td>"
+        f'<td class="nowrap">{sides[0]} → {sides[1]}</td><td>{place}</td></tr>'
+    )
+
+
+def _silent_row(tracker: Tracker, url: str, now) -> str:
+    e = escape
+    return mark_safe(  # every value in it is escaped
+        f'<tr data-tracker="{int(tracker.pk)}">'
+        f"<td>{_tracker_cell(url, tracker.label, tracker.mac_address)}</td>"
+        f"<td>{e(tracker.production_run.name if tracker.production_run else '—')}</td>"
+        f'<td class="nowrap">{e(local_text(tracker.last_report_at))}</td>'
+        f'<td class="nowrap">{e(timesince(tracker.last_report_at, now))}</td></tr>'
+    )
+
+
 @login_required
 def dashboard(request):
     now = timezone.now()
     user = request.user
-    clients = list(selectors.client_list(user=user))
+    clients = selectors.client_list_with_roles(user=user)
     runs = list(selectors.production_run_list(user=user))
     live_runs = [run for run in runs if run.phase(now) == ProductionRun.Phase.LIVE]
     counts = selectors.tracker_status_counts(user=user, production_runs=[r.pk for r in live_runs])
@@ -66,27 +111,18 @@ def dashboard(request):
         for status, n in run_counts.items():
             total[status] += n
     run_progress = [(run, status_progress(counts[run.pk])) for run in live_runs]
-    silent = selectors.silent_tracker_list(user=user, now=now)
-    silent_trackers = list(silent[: SILENT_LIMIT + 1])
+    silent = list(selectors.silent_tracker_list(user=user, now=now)[: SILENT_LIMIT + 1])
     changes = geo_selectors.recent_status_change_list(
         user=user, since=now - timedelta(days=RECENT_CHANGES_DAYS), limit=RECENT_CHANGES_LIMIT
     )
-    # Links from one pattern each, not a URL resolution per row; the changes' labels and
-    # local times made once here rather than by filters per cell.
+    # Links from one pattern, not a URL resolution per row.
     tracker_url = tracker_url_pattern()
-    for tracker in silent_trackers:
-        tracker.portal_url = tracker_url.replace("{id}", str(tracker.pk))
-    labels = dict(Tracker.Status.choices)
     for change in changes:
-        change["tracker_url"] = tracker_url.replace("{id}", str(change["tracker_id"]))
-        change["at_text"] = local_text(change["at"])
-        for side in ("from", "to"):
-            status = change[f"{side}_status"]
-            change[f"{side}_label"], change[f"{side}_key"] = (
-                labels.get(status, status),
-                status.lower(),
-            )
-    administered = {c.pk for c in selectors.administered_client_list(user=user)}
+        change["html"] = _change_row(change, tracker_url.replace("{id}", str(change["tracker_id"])))
+    silent_rows = [
+        _silent_row(tracker, tracker_url.replace("{id}", str(tracker.pk)), now)
+        for tracker in silent[:SILENT_LIMIT]
+    ]
     return render(
         request,
         "portal/dashboard.html",
@@ -106,9 +142,10 @@ def dashboard(request):
             "changes": changes,
             "changes_days": RECENT_CHANGES_DAYS,
             "changes_limit": RECENT_CHANGES_LIMIT,
-            "silent_trackers": silent_trackers[:SILENT_LIMIT],
-            "silent_more": len(silent_trackers) > SILENT_LIMIT,
-            "threshold_clients": [c for c in clients if c.pk in administered],
+            "silent_trackers": silent[:SILENT_LIMIT],
+            "silent_rows": silent_rows,
+            "silent_more": len(silent) > SILENT_LIMIT,
+            "threshold_clients": [c for c in clients if c.administered],
         },
     )
 
