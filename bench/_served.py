@@ -96,6 +96,13 @@ def load(
         t.join()
     wall = time.perf_counter() - wall
     latencies.sort()
+    return summary(latencies, errors, wall) | {"latencies": latencies, "wall": wall,
+                                                "error_list": errors}  # fmt: skip
+
+
+def summary(latencies: list[float], errors: list[str], wall: float) -> dict:
+    """p50 and p95 in ms, requests per second and the errors of a set of requests."""
+    latencies = sorted(latencies)
     return {
         "p50": statistics.median(latencies),
         "p95": latencies[max(0, int(len(latencies) * 0.95) - 1)],

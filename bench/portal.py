@@ -49,11 +49,12 @@ from django.db import connection, transaction  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from bench import api as api_bench  # noqa: E402
-from bench._served import free_port, load, start_gunicorn  # noqa: E402
+from bench._served import free_port, load, start_gunicorn, summary  # noqa: E402
 from tracking.models import Client, Membership, ProductionRun  # noqa: E402
 
 TARGET = 0.2
 CONCURRENCY = 4
+ROUNDS = 5  # each page's requests are spread over this many rounds
 
 
 def build(trackers: int, reports_per_tracker: int) -> None:
@@ -160,8 +161,21 @@ def main() -> None:
         healthz = lambda rng: "/healthz"  # noqa: E731
         for make_path in [healthz, *pages.values()]:  # warm every worker
             load(base, make_path, CONCURRENCY * 3, **auth)
-        results = {"healthz": load(base, healthz, args.requests, **auth)}
-        results |= {name: load(base, path, args.requests, **auth) for name, path in pages.items()}
+        # In rounds, every page (and /healthz) a share of its requests in each: whatever
+        # else the machine does meanwhile weighs on all of them alike.
+        paths = {"healthz": healthz, **pages}
+        runs_of = {name: [] for name in paths}
+        for _ in range(ROUNDS):
+            for name, make_path in paths.items():
+                runs_of[name].append(load(base, make_path, args.requests // ROUNDS, **auth))
+        results = {
+            name: summary(
+                [ms for r in runs for ms in r["latencies"]],
+                [e for r in runs for e in r["error_list"]],
+                sum(r["wall"] for r in runs),
+            )
+            for name, runs in runs_of.items()
+        }
     finally:
         server.terminate()
         server.wait(20)
