@@ -40,21 +40,37 @@ def tracker_url_pattern() -> str:
 
 
 def status_progress(counts: dict[str, int]) -> dict:
-    """Counts in PROGRESS order, each with its share of the total in percent (for the bars)."""
+    """Counts in PROGRESS order, each with its share of the total in percent, and `bar`:
+    the stacked bar the dashboard and the run page draw of them."""
     total = sum(counts.values())
-    return {
-        "total": total,
-        "parts": [
-            {
-                "status": status.value,
-                "key": status.value.lower(),
-                "label": status.label,
-                "count": counts.get(status.value, 0),
-                "percent": round(100 * counts.get(status.value, 0) / total, 2) if total else 0,
-            }
-            for status in PROGRESS
-        ],
-    }
+    parts = [
+        {
+            "status": status.value,
+            "key": status.value.lower(),
+            "label": status.label,
+            "count": counts.get(status.value, 0),
+            "percent": round(100 * counts.get(status.value, 0) / total, 2) if total else 0,
+        }
+        for status in PROGRESS
+    ]
+    return {"total": total, "parts": parts, "bar": _progress_bar(parts, total)}
+
+
+def _progress_bar(parts: list[dict], total: int) -> str:
+    """A stacked bar of trackers by status. The widths are the shares; the text says the same
+    for screen readers and for anyone who cannot tell the colours apart."""
+    e = escape
+    said = ", ".join(f"{part['label']}: {part['count']}" for part in parts)
+    spans = "".join(
+        f'<span class="progress-part status-{e(part["key"])}" style="width: '
+        f'{part["percent"]:.2f}%" title="{e(part["label"])}: {int(part["count"])}"'
+        f' data-count="{int(part["count"])}"></span>'
+        for part in parts
+        if part["count"]
+    )
+    return mark_safe(  # every value in it is escaped or a number
+        f'<div class="progress" role="img" aria-label="{e(said)} of {int(total)}">{spans}</div>'
+    )
 
 
 # The dashboard's table rows are written here rather than in the template, like the tracker
@@ -98,6 +114,32 @@ def _silent_row(tracker: Tracker, url: str, now) -> str:
     )
 
 
+def _run_progress_row(run: ProductionRun, progress: dict, url: str) -> str:
+    e = escape
+    counts = "".join(
+        f'<td class="num status-{e(part["key"])}">{int(part["count"])}</td>'
+        for part in progress["parts"]
+    )
+    return mark_safe(  # every value in it is escaped or a number
+        f'<tr data-run="{int(run.pk)}"><td><a href="{e(url)}">{e(run.name)}</a>'
+        f' <span class="muted">{e(run.brand.name)}</span></td>{counts}'
+        f'<td class="num total">{int(progress["total"])}</td>'
+        f'<td class="bar-cell">{progress["bar"]}</td></tr>'
+    )
+
+
+def _run_row(run: ProductionRun, url: str, now) -> str:
+    e = escape
+    phase = ProductionRun.Phase(run.phase(now))
+    return mark_safe(  # every value in it is escaped
+        f'<tr><td><a href="{e(url)}">{e(run.name)}</a></td><td>{e(run.brand.name)}</td>'
+        f"<td>{e(run.brand.client.name)}</td>"
+        f'<td class="nowrap">{e(local_text(run.starts_at))}</td>'
+        f'<td class="nowrap">{e(local_text(run.ends_at))}</td>'
+        f'<td><span class="phase phase-{e(phase.value.lower())}">{e(phase.label)}</span></td></tr>'
+    )
+
+
 @login_required
 def dashboard(request):
     now = timezone.now()
@@ -111,6 +153,12 @@ def dashboard(request):
         for status, n in run_counts.items():
             total[status] += n
     run_progress = [(run, status_progress(counts[run.pk])) for run in live_runs]
+    run_url = reverse("portal:run-detail", args=[0]).replace("/0/", "/{id}/")
+    run_progress_rows = [
+        _run_progress_row(run, progress, run_url.replace("{id}", str(run.pk)))
+        for run, progress in run_progress
+    ]
+    run_rows = [_run_row(run, run_url.replace("{id}", str(run.pk)), now) for run in runs]
     silent = list(selectors.silent_tracker_list(user=user, now=now)[: SILENT_LIMIT + 1])
     changes = geo_selectors.recent_status_change_list(
         user=user, since=now - timedelta(days=RECENT_CHANGES_DAYS), limit=RECENT_CHANGES_LIMIT
@@ -131,6 +179,8 @@ def dashboard(request):
             "brands": selectors.brand_list(user=user),
             "runs": runs,
             "run_progress": run_progress,
+            "run_progress_rows": run_progress_rows,
+            "run_rows": run_rows,
             "total_progress": status_progress(total),
             # The map fetches the positions from its endpoint: thousands of trackers stay out
             # of the page's HTML.
