@@ -221,7 +221,7 @@ def tracker_status_counts(*, user, production_runs=None) -> dict[int | None, dic
     rows = (
         trackers.order_by()
         .values_list("production_run_id", "status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .values_list("production_run_id", "status", "n")
     )
     for run_id, status, n in rows:
@@ -252,6 +252,16 @@ def run_tracker_counts(*, user, production_run: ProductionRun) -> tuple[dict[str
         if not is_retired:
             counts[status] += n
     return counts, total
+
+
+def has_tracker_positions(*, user) -> bool:
+    """Whether tracker_position_list has a row: any visible tracker in production with a
+    last position (the dashboard draws its map then)."""
+    return (
+        Tracker.objects.visible_to(user)
+        .filter(lifecycle_state=Tracker.Lifecycle.ACTIVE, last_point__isnull=False)
+        .exists()
+    )
 
 
 def tracker_position_list(*, user, production_run: ProductionRun | None = None) -> QuerySet:

@@ -176,7 +176,6 @@ def dashboard(request):
         "portal/dashboard.html",
         {
             "clients": clients,
-            "brands": selectors.brand_list(user=user),
             "runs": runs,
             "run_progress": run_progress,
             "run_progress_rows": run_progress_rows,
@@ -184,7 +183,7 @@ def dashboard(request):
             "total_progress": status_progress(total),
             # The map fetches the positions from its endpoint: thousands of trackers stay out
             # of the page's HTML.
-            "has_positions": selectors.tracker_position_list(user=user).exists(),
+            "has_positions": selectors.has_tracker_positions(user=user),
             "features": geojson.feature_collection([]),
             "map_url": reverse("portal:dashboard-geojson"),
             "map_refresh_seconds": settings.PORTAL_MAP_REFRESH_SECONDS,
