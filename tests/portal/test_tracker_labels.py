@@ -227,7 +227,7 @@ def test_csv_labels_of_a_thousand_trackers_in_few_queries(
 def test_csv_labels_look_up_many_macs_in_batches(world, monkeypatch):
     from tests.portal.bulk import trackers_bulk
 
-    monkeypatch.setattr(services, "LABEL_LOOKUP_BATCH", 7)
+    monkeypatch.setattr(services.labels, "LABEL_LOOKUP_BATCH", 7)
     trackers = trackers_bulk(world.run_a, 30)
     text = "mac,label\n" + "".join(f"{t.mac_address},Crate {n}\n" for n, t in enumerate(trackers))
     result = services.tracker_labels_import(user=world.a_admin, client=world.client_a, data=text)
