@@ -191,3 +191,27 @@ def test_dashboard_runs_the_same_queries_for_10_and_1000_trackers(
             client.get(url)
     expected = 1000 if user == "a_viewer" else 1100
     assert len(_map_data(client)["features"]) == expected
+
+
+def test_dashboard_rows_escape_names_and_labels(client, world):
+    now = timezone.now()
+    evil = '<img src=x onerror="alert(1)">'
+    place = geo_services.place_create(
+        client=world.client_a, kind=Place.Kind.DELIVERY, name=f"Dock {evil}",
+        point=Point(16.35, 48.2, srid=4326), production_runs=[world.run_a],
+    )  # fmt: skip
+    Tracker.objects.filter(pk=world.tracker_a.pk).update(label=f"Crate {evil}")
+    StatusHistory.objects.create(
+        tracker=world.tracker_a, from_status="IN_TRANSIT", to_status="DELIVERED",
+        at=now - timedelta(hours=1), place=place,
+    )  # fmt: skip
+    TrackerFactory(
+        production_run=world.run_a, label=f"Quiet {evil}", last_report_at=now - timedelta(days=3)
+    )
+    type(world.run_a).objects.filter(pk=world.run_a.pk).update(name=f"Run {evil}")
+    client.force_login(world.a_viewer)
+    html = client.get(reverse("portal:dashboard")).content.decode()
+    assert evil not in html
+    escaped = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+    for text in [f"Dock {escaped}", f"Crate {escaped}", f"Quiet {escaped}", f"Run {escaped}"]:
+        assert text in html

@@ -190,3 +190,16 @@ def test_database_built_position_features_are_the_python_ones(world):
         selectors.tracker_position_features_json(user=world.b_admin, production_run=world.run_a)
         == "[]"
     )
+
+
+def test_run_table_rows_escape_labels_and_cities(client, world):
+    evil = '<img src=x onerror="alert(1)">'
+    Tracker.objects.filter(pk=world.tracker_a.pk).update(
+        label=f"Crate {evil}", nearest_city=f"Town {evil}", nearest_country_code="AT"
+    )
+    client.force_login(world.a_viewer)
+    html = client.get(reverse("portal:run-detail", args=[world.run_a.pk])).content.decode()
+    assert evil not in html
+    escaped = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+    assert f"<td>Crate {escaped}</td>" in html
+    assert f"<td>Town {escaped}, AT</td>" in html
