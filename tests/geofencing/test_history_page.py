@@ -282,3 +282,11 @@ def test_page_shows_last_seen_as_an_age_with_accuracy_and_city(client, world, tr
         if f["properties"]["kind"] == "tracker"
     ]  # fmt: skip
     assert feature["properties"]["accuracy_m"] == 35.0  # the map draws its circle
+
+
+def test_history_page_shows_no_template_source(client, world, trackers):
+    client.force_login(world.a_viewer)
+    html = client.get(reverse("portal:tracker-history", args=[trackers["a"].pk])).content.decode()
+    assert 'id="history-exports"' in html
+    for syntax in ("{#", "#}", "{%", "%}", "{{"):
+        assert syntax not in html
