@@ -33,10 +33,15 @@ PROGRESS = [
 STATUS_LABELS = dict(Tracker.Status.choices)
 
 
+def url_pattern(name: str) -> str:
+    """A portal page of one object with "{id}" for its id: one reverse() per page, and the
+    maps build their links themselves, so thousands of rows need not carry one URL each."""
+    return reverse(name, args=[0]).replace("/0/", "/{id}/")
+
+
 def tracker_url_pattern() -> str:
-    """A tracker's portal page with "{id}" for its id: the maps build the links themselves,
-    so thousands of trackers need not carry one URL each."""
-    return reverse("portal:tracker-history", args=[0]).replace("/0/", "/{id}/")
+    """A tracker's portal page with "{id}" for its id."""
+    return url_pattern("portal:tracker-history")
 
 
 def status_progress(counts: dict[str, int]) -> dict:
@@ -153,7 +158,7 @@ def dashboard(request):
         for status, n in run_counts.items():
             total[status] += n
     run_progress = [(run, status_progress(counts[run.pk])) for run in live_runs]
-    run_url = reverse("portal:run-detail", args=[0]).replace("/0/", "/{id}/")
+    run_url = url_pattern("portal:run-detail")
     run_progress_rows = [
         _run_progress_row(run, progress, run_url.replace("{id}", str(run.pk)))
         for run, progress in run_progress

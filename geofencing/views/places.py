@@ -16,7 +16,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import redirect, render
-from django.urls import reverse
 
 from tracking import geojson
 from tracking import selectors as tracking_selectors
@@ -24,6 +23,7 @@ from tracking.models import Client, ProductionRun
 
 from .. import selectors, services
 from ..models import RADIUS_DEFAULT_M, RADIUS_MAX_M, RADIUS_MIN_M, Place
+from .dashboard import url_pattern
 
 PAGE_SIZE = 50
 
@@ -205,7 +205,7 @@ def _require_admin(user, place: Place) -> None:
 
 def _map_features(rows, *, administered) -> dict:
     """The places for a map; those the user administers open their editor."""
-    pattern = reverse("portal:place-edit", args=[0]).replace("/0/", "/{id}/")
+    pattern = url_pattern("portal:place-edit")
     return geojson.feature_collection(
         geojson.place_row_features(rows, url_pattern=pattern, linked=administered)
     )
